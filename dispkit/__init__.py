@@ -1,0 +1,21 @@
+"""dispkit: dense 2D displacements for refining 3D human pose and shape.
+
+A teaching and reproducibility kit for Wehrbein et al., *Personalized 3D Human
+Pose and Shape Refinement* (ICCVW 2023). One module per step of the paper:
+
+* :mod:`dispkit.body`    -- SMPL-format body models through ``smplx`` (§3, body representation)
+* :mod:`dispkit.camera`  -- pinhole camera, f = sqrt(w^2 + h^2), projection pi (§4.1)
+* :mod:`dispkit.metrics` -- MPJPE, N-MPJPE, PA-MPJPE, PVE, N-PVE, PA-PVE (§4)
+"""
+from importlib import import_module as _import_module
+
+__version__ = "0.1.0"
+
+_SUBMODULES = ("body", "camera", "metrics", "render", "displacement", "net", "train",
+               "data", "fit", "texture", "viz")
+
+
+def __getattr__(name):  # lazy submodules: `import dispkit; dispkit.body.load_body_model(...)`
+    if name in _SUBMODULES:
+        return _import_module(f"dispkit.{name}")
+    raise AttributeError(f"module 'dispkit' has no attribute {name!r}")
