@@ -88,12 +88,12 @@ def _bone_groups(labels: list[str]) -> tuple[list[list[int]], list[list[int]]]:
     def side(names, s):
         return [idx[n + "." + s] for n in names]
 
-    toes = lambda s: [i for n, i in idx.items() if n.startswith("toe") and n.endswith("." + s)]  # noqa: E731
-    toe_roots = lambda s: [idx[f"toe{k}-1.{s}"] for k in range(1, 6)]  # noqa: E731
-    wrist = lambda s: ([idx["wrist." + s]] + [idx[f"metacarpal{k}.{s}"] for k in range(1, 5)]  # noqa: E731
+    toes = lambda s: [i for n, i in idx.items() if n.startswith("toe") and n.endswith("." + s)]
+    toe_roots = lambda s: [idx[f"toe{k}-1.{s}"] for k in range(1, 6)]
+    wrist = lambda s: ([idx["wrist." + s]] + [idx[f"metacarpal{k}.{s}"] for k in range(1, 5)]
                        + [idx[f"finger1-{k}.{s}"] for k in range(1, 4)])
-    fingers = lambda s: [idx[f"finger{f}-{k}.{s}"] for f in range(2, 6) for k in range(1, 4)]  # noqa: E731
-    knuckles = lambda s: [idx[f"finger{f}-1.{s}"] for f in range(2, 6)]  # noqa: E731
+    fingers = lambda s: [idx[f"finger{f}-{k}.{s}"] for f in range(2, 6) for k in range(1, 4)]
+    knuckles = lambda s: [idx[f"finger{f}-1.{s}"] for f in range(2, 6)]
     groups, heads = [], []
     for name in SMPL_JOINT_NAMES:
         s = "L" if name.startswith("left") else "R"

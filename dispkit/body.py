@@ -325,7 +325,7 @@ class BodyModel(torch.nn.Module):
     # -- helpers ----------------------------------------------------------------------------
     def zero_params(self, batch_size: int = 1) -> dict:
         """A dict of zero parameters (T-pose, mean shape) on the model's device."""
-        z = lambda *s: torch.zeros(batch_size, *s, dtype=self.dtype, device=self.device)  # noqa: E731
+        z = lambda *s: torch.zeros(batch_size, *s, dtype=self.dtype, device=self.device)
         return {"global_orient": z(3), "body_pose": z(69), "betas": z(self.num_betas), "transl": z(3)}
 
 
