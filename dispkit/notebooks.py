@@ -1,0 +1,126 @@
+"""Run the notebooks with papermill: the README's main job and the test harness share this.
+
+    python -m dispkit.notebooks                 # all notebooks, fast mode, into outputs/
+    python -m dispkit.notebooks --full          # full-size parameters
+    python -m dispkit.notebooks --only 00 03    # a subset, by number prefix
+
+Every notebook has a cell tagged ``parameters`` (at least ``seed``, ``fast`` and
+``out_path``) and writes a small JSON of what it computed to ``out_path``. Each
+run writes ``<out>/<name>.ipynb`` (executed), ``<out>/<name>.html`` and
+``<out>/<name>.json``; ``<out>/index.html`` links them all.
+"""
+from __future__ import annotations
+
+import argparse
+import html
+import json
+import sys
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+NOTEBOOK_DIR = REPO / "notebooks"
+
+__all__ = ["list_notebooks", "execute", "to_html", "run_all", "main"]
+
+
+def list_notebooks(directory: Path = NOTEBOOK_DIR, only=None) -> list[Path]:
+    """The numbered notebooks ``NN_name.ipynb`` in order, optionally only those whose prefix is in ``only``."""
+    nbs = sorted(Path(directory).glob("[0-9][0-9]_*.ipynb"))
+    if only:
+        nbs = [p for p in nbs if p.name[:2] in {str(o).zfill(2)[:2] for o in only}]
+    return nbs
+
+
+def execute(notebook: Path, out_dir: Path, parameters: dict | None = None, timeout: int = 3600,
+            kernel_name: str = "python3") -> tuple[Path, dict]:
+    """Execute one notebook with papermill; returns (executed notebook path, the JSON it wrote).
+
+    ``out_path`` is set to ``<out_dir>/<name>.json`` unless given. Raises
+    ``papermill.PapermillExecutionError`` (with the failing cell) when a cell fails;
+    the partially executed notebook is still written, so nothing is lost.
+    """
+    import papermill
+
+    notebook, out_dir = Path(notebook), Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    params = dict(parameters or {})
+    params.setdefault("out_path", str((out_dir / notebook.with_suffix(".json").name).resolve()))
+    out_nb = out_dir / notebook.name
+    papermill.execute_notebook(str(notebook), str(out_nb), parameters=params, kernel_name=kernel_name,
+                               cwd=str(REPO), progress_bar=False, execution_timeout=timeout, start_timeout=120,
+                               log_output=False)
+    result_path = Path(params["out_path"])
+    if not result_path.is_file():
+        raise RuntimeError(f"{notebook.name} ran but wrote no JSON to {result_path}")
+    return out_nb, json.loads(result_path.read_text())
+
+
+def to_html(executed: Path) -> Path:
+    """Convert an executed notebook to a standalone HTML page next to it."""
+    import nbformat
+    from nbconvert import HTMLExporter
+
+    nb = nbformat.read(str(executed), as_version=4)
+    body, _ = HTMLExporter().from_notebook_node(nb)
+    out = Path(executed).with_suffix(".html")
+    out.write_text(body, encoding="utf-8")
+    return out
+
+
+def _index(out_dir: Path, rows: list[dict]) -> Path:
+    items = []
+    for r in rows:
+        status = "ok" if r["ok"] else f"FAILED: {html.escape(r.get('error', ''))[:300]}"
+        items.append(f"<li><a href='{r['name']}.html'>{r['name']}</a> ({r['seconds']:.0f} s) — {status}"
+                     f" · <a href='{r['name']}.json'>json</a></li>")
+    page = ("<html><head><meta charset='utf-8'><title>dispkit notebooks</title></head><body>"
+            f"<h1>dispkit notebooks</h1><p>{time.strftime('%Y-%m-%d %H:%M')}</p><ul>{''.join(items)}</ul>"
+            "</body></html>")
+    path = out_dir / "index.html"
+    path.write_text(page, encoding="utf-8")
+    return path
+
+
+def run_all(out_dir: Path = REPO / "outputs", full: bool = False, only=None, seed: int = 0,
+            html_pages: bool = True) -> list[dict]:
+    """Execute the notebooks in order; keep going after a failure and report it at the end."""
+    rows = []
+    for nb in list_notebooks(only=only):
+        t0 = time.time()
+        row = {"name": nb.stem, "ok": True}
+        print(f"[dispkit] running {nb.name} ({'full' if full else 'fast'}) ...", flush=True)
+        try:
+            executed, result = execute(nb, out_dir, {"fast": not full, "seed": seed})
+            row["result"] = result
+        except Exception as exc:
+            row.update(ok=False, error=f"{type(exc).__name__}: {exc}")
+            executed = out_dir / nb.name
+        row["seconds"] = time.time() - t0
+        if html_pages and executed.is_file():
+            to_html(executed)
+        print(f"[dispkit]   {'ok' if row['ok'] else 'FAILED'} in {row['seconds']:.0f} s", flush=True)
+        rows.append(row)
+    _index(out_dir, rows)
+    (out_dir / "summary.json").write_text(json.dumps(rows, indent=1, default=str) + "\n")
+    return rows
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description="Execute dispkit's notebooks with papermill (+ HTML).")
+    ap.add_argument("--out", type=Path, default=REPO / "outputs")
+    ap.add_argument("--full", action="store_true", help="full-size parameters instead of fast mode")
+    ap.add_argument("--only", nargs="*", help="notebook number prefixes, e.g. 00 03")
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--no-html", action="store_true")
+    args = ap.parse_args(argv)
+    rows = run_all(args.out, args.full, args.only, args.seed, not args.no_html)
+    failed = [r["name"] for r in rows if not r["ok"]]
+    print(f"[dispkit] {len(rows) - len(failed)}/{len(rows)} notebooks ran; open {args.out.resolve() / 'index.html'}")
+    if failed:
+        print(f"[dispkit] failed: {', '.join(failed)} (executed notebooks with the error are in {args.out})")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,104 @@
+"""Pictures: meshes (matplotlib and interactive plotly), 2D skeletons over images.
+
+Everything takes numpy arrays or tensors (CPU or CUDA); nothing here is part of
+the method, it only shows it.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+__all__ = ["to_numpy", "plot_mesh", "plotly_mesh", "show_plotly", "draw_skeleton", "BODY25_EDGES", "SMPL_EDGES"]
+
+# OpenPose BODY_25 limbs (pairs of keypoint indices), as OpenPose draws them
+BODY25_EDGES = ((1, 8), (1, 2), (1, 5), (2, 3), (3, 4), (5, 6), (6, 7), (8, 9), (9, 10), (10, 11), (8, 12),
+                (12, 13), (13, 14), (1, 0), (0, 15), (15, 17), (0, 16), (16, 18), (14, 19), (19, 20), (14, 21),
+                (11, 22), (22, 23), (11, 24))
+# SMPL's kinematic tree as (parent, child)
+SMPL_EDGES = tuple((p, c) for c, p in enumerate((-1, 0, 0, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 9, 9, 12, 13, 14, 16, 17,
+                                                  18, 19, 20, 21)) if p >= 0)
+
+
+def to_numpy(x) -> np.ndarray:
+    """Tensor (any device, with or without grad) or array -> numpy array."""
+    if hasattr(x, "detach"):
+        x = x.detach().cpu().numpy()
+    return np.asarray(x)
+
+
+def plot_mesh(ax, vertices, faces, colors=None, view: str = "front", light=(0.3, 0.5, 1.0)):
+    """Draw a mesh with flat Lambert shading on a 2D matplotlib axis (orthographic view).
+
+    ``view`` is "front" (looking along -Z, SMPL's frame), "side" (from the body's
+    left, +X) or "back". Triangles are sorted back to front (painter's algorithm),
+    good enough for pictures of one body.
+    """
+    from matplotlib.collections import PolyCollection
+
+    v, f = to_numpy(vertices).astype(np.float64), to_numpy(faces).astype(np.int64)
+    if view == "front":
+        xy, depth = v[:, [0, 1]], v[:, 2]
+    elif view == "side":
+        xy, depth = np.stack([-v[:, 2], v[:, 1]], 1), v[:, 0]
+    elif view == "back":
+        xy, depth = np.stack([-v[:, 0], v[:, 1]], 1), -v[:, 2]
+    else:
+        raise ValueError(f"view must be 'front', 'side' or 'back', got {view!r}")
+    tri3 = np.stack([xy[f][..., 0], xy[f][..., 1], depth[f]], -1)
+    n = np.cross(tri3[:, 1] - tri3[:, 0], tri3[:, 2] - tri3[:, 0])
+    n /= np.linalg.norm(n, axis=1, keepdims=True) + 1e-12
+    lam = np.abs(n @ (np.asarray(light) / np.linalg.norm(light)))
+    base = np.full((len(f), 3), 0.75) if colors is None else to_numpy(colors)[f].mean(1)[:, :3]
+    shade = np.clip(base * (0.35 + 0.65 * lam[:, None]), 0, 1)
+    order = np.argsort(depth[f].mean(1))
+    pc = PolyCollection(xy[f][order], facecolors=shade[order], edgecolors="none", antialiased=False)
+    ax.add_collection(pc)
+    ax.set_xlim(xy[:, 0].min() - 0.05, xy[:, 0].max() + 0.05)
+    ax.set_ylim(xy[:, 1].min() - 0.05, xy[:, 1].max() + 0.05)
+    ax.set_aspect("equal")
+    ax.set_axis_off()
+    return ax
+
+
+def plotly_mesh(vertices, faces, colors=None, joints=None, title: str = "", height: int = 600):
+    """An interactive plotly figure of a mesh (SMPL frame shown Y up), optional joints as markers."""
+    import plotly.graph_objects as go
+
+    v, f = to_numpy(vertices), to_numpy(faces)
+    kw = {}
+    if colors is not None:
+        c = (np.clip(to_numpy(colors)[:, :3], 0, 1) * 255).astype(np.uint8)
+        kw["vertexcolor"] = [f"rgb({r},{g},{b})" for r, g, b in c]
+    else:
+        kw["color"] = "lightgray"
+    data = [go.Mesh3d(x=v[:, 0], y=v[:, 2], z=v[:, 1], i=f[:, 0], j=f[:, 1], k=f[:, 2], flatshading=False,
+                      lighting=dict(ambient=0.5, diffuse=0.8, specular=0.1), name="mesh", **kw)]
+    if joints is not None:
+        j = to_numpy(joints)
+        data.append(go.Scatter3d(x=j[:, 0], y=j[:, 2], z=j[:, 1], mode="markers",
+                                 marker=dict(size=4, color="crimson"), name="joints"))
+    fig = go.Figure(data=data)
+    fig.update_layout(title=title, height=height, margin=dict(l=0, r=0, t=30 if title else 0, b=0),
+                      scene=dict(aspectmode="data", xaxis_title="x", yaxis_title="z", zaxis_title="y (up)",
+                                 camera=dict(eye=dict(x=0.0, y=2.0, z=0.3), up=dict(x=0, y=0, z=1))))
+    return fig
+
+
+def show_plotly(fig):
+    """Show a plotly figure so it is interactive both in JupyterLab and in the exported HTML.
+
+    ``plotly_mimetype`` is what JupyterLab draws; ``notebook_connected`` adds an HTML output (plotly.js from
+    its CDN) so nbconvert's HTML of an executed notebook keeps the figure.
+    """
+    fig.show(renderer="plotly_mimetype+notebook_connected")
+
+
+def draw_skeleton(ax, keypoints, edges=BODY25_EDGES, confidence=None, color="lime", size: float = 12,
+                  linewidth: float = 2.0, label: str | None = None):
+    """Draw 2D keypoints [N,2] (pixels, x right, y down) and their limbs on an image axis."""
+    kp = to_numpy(keypoints)
+    ok = np.ones(len(kp), bool) if confidence is None else to_numpy(confidence) > 0
+    for a, b in edges:
+        if ok[a] and ok[b]:
+            ax.plot(kp[[a, b], 0], kp[[a, b], 1], "-", color=color, lw=linewidth)
+    ax.scatter(kp[ok, 0], kp[ok, 1], s=size, c=color, edgecolors="k", linewidths=0.5, zorder=3, label=label)
+    return ax
