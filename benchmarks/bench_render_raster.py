@@ -102,27 +102,16 @@ def best_of(fn, reps, budget_s):
 
 
 def ray_cast_ids(verts, faces, res):
-    """trimesh ray casting through pixel centres (the test suite's reference)."""
-    sys.path.insert(0, str(ROOT / "tests"))
-    import trimesh
-    from test_render_raster import _BoxTree
-    from trimesh.ray.ray_triangle import ray_triangle_id
+    """trimesh ray casting through pixel centres (the test suite's reference, dispkit.raycast)."""
+    from dispkit.raycast import cast_rays
 
-    mesh = trimesh.Trimesh(verts, faces, process=False)
     P = projection()
     x = (np.arange(res) + 0.5) * 2.0 / res - 1.0
     ndc = np.stack(np.broadcast_arrays(x[None, :], x[:, None]), -1).reshape(-1, 2)
     q = np.concatenate([ndc, -np.ones((len(ndc), 1)), np.ones((len(ndc), 1))], 1) @ np.linalg.inv(P).T
     o = q[:, :3] / q[:, 3:]
     d = o / np.linalg.norm(o, axis=1, keepdims=True)
-    try:
-        tree = mesh.triangles_tree
-    except ImportError:
-        tree = _BoxTree(mesh.triangles)
-    tri, ray, _ = ray_triangle_id(mesh.triangles, o, d, triangles_normal=mesh.face_normals,
-                                  tree=tree, multiple_hits=False)
-    ids = -np.ones(res * res, dtype=np.int64)
-    ids[ray] = tri
+    ids, _ = cast_rays(verts, faces, o, d)
     ray_cast_ids.last = ids.reshape(res, res)
     return ray_cast_ids.last
 

@@ -383,3 +383,234 @@ def rasterize_numpy(pos: np.ndarray, faces: np.ndarray, out: np.ndarray,
     finally:
         set_parallel_chunksize(old_chunk)
     return out
+
+
+# --------------------------------------------------------------------------- attributes (render's modalities)
+
+@njit(parallel=True, cache=True)
+def vertex_normals(verts, faces, out):  # pragma: no cover - jitted
+    """Area-weighted unit vertex normals: verts [B,V,3], faces [F,3] -> out [B,V,3] (same dtype)."""
+    B = verts.shape[0]
+    V = verts.shape[1]
+    F = faces.shape[0]
+    for b in prange(B):
+        for v in range(V):
+            out[b, v, 0] = 0.0
+            out[b, v, 1] = 0.0
+            out[b, v, 2] = 0.0
+        for f in range(F):
+            i0 = faces[f, 0]
+            i1 = faces[f, 1]
+            i2 = faces[f, 2]
+            ex = verts[b, i1, 0] - verts[b, i0, 0]
+            ey = verts[b, i1, 1] - verts[b, i0, 1]
+            ez = verts[b, i1, 2] - verts[b, i0, 2]
+            gx = verts[b, i2, 0] - verts[b, i0, 0]
+            gy = verts[b, i2, 1] - verts[b, i0, 1]
+            gz = verts[b, i2, 2] - verts[b, i0, 2]
+            nx = ey * gz - ez * gy
+            ny = ez * gx - ex * gz
+            nz = ex * gy - ey * gx
+            out[b, i0, 0] += nx
+            out[b, i0, 1] += ny
+            out[b, i0, 2] += nz
+            out[b, i1, 0] += nx
+            out[b, i1, 1] += ny
+            out[b, i1, 2] += nz
+            out[b, i2, 0] += nx
+            out[b, i2, 1] += ny
+            out[b, i2, 2] += nz
+        for v in range(V):
+            n = math.sqrt(out[b, v, 0] ** 2 + out[b, v, 1] ** 2 + out[b, v, 2] ** 2)
+            if n > 1e-12:
+                out[b, v, 0] /= n
+                out[b, v, 1] /= n
+                out[b, v, 2] /= n
+
+
+@njit(parallel=True, cache=True)
+def interpolate_rows(rast, faces, attr, out):  # pragma: no cover - jitted
+    """out[b,i,j] = u attr[f0] + v attr[f1] + (1-u-v) attr[f2] where rast[b,i,j,3] > 0, else 0.
+
+    rast [B,H,W,4] float32, faces [F,3], attr [Ba,V,C] with Ba in (1, B), out [B,H,W,C].
+    """
+    B = rast.shape[0]
+    H = rast.shape[1]
+    W = rast.shape[2]
+    C = attr.shape[2]
+    one = attr.shape[0] == 1
+    for row in prange(B * H):
+        b = row // H
+        i = row - b * H
+        ba = 0 if one else b
+        for j in range(W):
+            tid = int(rast[b, i, j, 3])
+            if tid == 0:
+                for c in range(C):
+                    out[b, i, j, c] = 0.0
+                continue
+            f = tid - 1
+            u = rast[b, i, j, 0]
+            v = rast[b, i, j, 1]
+            w = 1.0 - u - v
+            i0 = faces[f, 0]
+            i1 = faces[f, 1]
+            i2 = faces[f, 2]
+            for c in range(C):
+                out[b, i, j, c] = u * attr[ba, i0, c] + v * attr[ba, i1, c] + w * attr[ba, i2, c]
+
+
+@njit(parallel=True, cache=True)
+def texture_linear_wrap(tex, uv, valid, out):  # pragma: no cover - jitted
+    """Bilinear lookup with wrap-around, nvdiffrast's texel centres ((k + 0.5) / size).
+
+    tex [Bt,Ht,Wt,C] float32 (Bt in (1, B)), uv [B,H,W,2], valid [B,H,W] bool ->
+    out [B,H,W,C]; pixels with valid == False are left untouched.
+    """
+    B = uv.shape[0]
+    H = uv.shape[1]
+    W = uv.shape[2]
+    Ht = tex.shape[1]
+    Wt = tex.shape[2]
+    C = tex.shape[3]
+    one = tex.shape[0] == 1
+    for row in prange(B * H):
+        b = row // H
+        i = row - b * H
+        bt = 0 if one else b
+        for j in range(W):
+            if not valid[b, i, j]:
+                continue
+            u = uv[b, i, j, 0]
+            v = uv[b, i, j, 1]
+            if not (math.isfinite(u) and math.isfinite(v)):
+                for c in range(C):
+                    out[b, i, j, c] = 0.0
+                continue
+            u = u - math.floor(u)
+            v = v - math.floor(v)
+            x = u * Wt - 0.5
+            y = v * Ht - 0.5
+            x0 = math.floor(x)
+            y0 = math.floor(y)
+            fx = x - x0
+            fy = y - y0
+            k0 = int(x0) % Wt
+            k1 = (int(x0) + 1) % Wt
+            r0 = int(y0) % Ht
+            r1 = (int(y0) + 1) % Ht
+            for c in range(C):
+                top = tex[bt, r0, k0, c] * (1.0 - fx) + tex[bt, r0, k1, c] * fx
+                bottom = tex[bt, r1, k0, c] * (1.0 - fx) + tex[bt, r1, k1, c] * fx
+                out[b, i, j, c] = top * (1.0 - fy) + bottom * fy
+
+
+@njit(parallel=True, cache=True)
+def shade(rast, faces, attr, ft, vt, tex, bg, flags,
+          depth, normal, vcol, uv, rgb, bary, face_index):  # pragma: no cover - jitted
+    """All of render's modalities in one pass over the pixels (CPU fast path of dispkit.render.render).
+
+    rast [B,H,W,4] float32; faces [F,3]; attr [Ba,V,7] float32 = (z, normal xyz, colour rgb) per vertex;
+    ft [F,3], vt [T,2] (v already in image rows); tex [Bt,Ht,Wt,3] float32; bg [3] float32;
+    flags = (depth, normal, vertex_color, uv, rgb, bary, face_index) as 0/1. Outputs that are not
+    wanted may be 1-element dummies. Same maths as interpolate() + texture(linear, wrap).
+    """
+    B = rast.shape[0]
+    H = rast.shape[1]
+    W = rast.shape[2]
+    one = attr.shape[0] == 1
+    tone = tex.shape[0] == 1
+    Ht = tex.shape[1]
+    Wt = tex.shape[2]
+    f_depth = flags[0] != 0
+    f_normal = flags[1] != 0
+    f_vcol = flags[2] != 0
+    f_uv = flags[3] != 0
+    f_rgb = flags[4] != 0
+    f_bary = flags[5] != 0
+    f_fi = flags[6] != 0
+    need_attr = f_depth or f_normal or f_vcol
+    need_uv = f_uv or f_rgb
+    for row in prange(B * H):
+        b = row // H
+        i = row - b * H
+        ba = 0 if one else b
+        bt = 0 if tone else b
+        for j in range(W):
+            tid = int(rast[b, i, j, 3])
+            if tid == 0:
+                if f_depth:
+                    depth[b, i, j] = 0.0
+                for c in range(3):
+                    if f_normal:
+                        normal[b, i, j, c] = 0.0
+                    if f_vcol:
+                        vcol[b, i, j, c] = 0.0
+                    if f_rgb:
+                        rgb[b, i, j, c] = bg[c]
+                    if f_bary:
+                        bary[b, i, j, c] = 0.0
+                if f_uv:
+                    uv[b, i, j, 0] = 0.0
+                    uv[b, i, j, 1] = 0.0
+                if f_fi:
+                    face_index[b, i, j] = -1
+                continue
+            f = tid - 1
+            u = rast[b, i, j, 0]
+            v = rast[b, i, j, 1]
+            w = 1.0 - u - v
+            if f_fi:
+                face_index[b, i, j] = f
+            if f_bary:
+                bary[b, i, j, 0] = u
+                bary[b, i, j, 1] = v
+                bary[b, i, j, 2] = w
+            if need_attr:
+                i0 = faces[f, 0]
+                i1 = faces[f, 1]
+                i2 = faces[f, 2]
+                if f_depth:
+                    depth[b, i, j] = u * attr[ba, i0, 0] + v * attr[ba, i1, 0] + w * attr[ba, i2, 0]
+                if f_normal:
+                    nx = u * attr[ba, i0, 1] + v * attr[ba, i1, 1] + w * attr[ba, i2, 1]
+                    ny = u * attr[ba, i0, 2] + v * attr[ba, i1, 2] + w * attr[ba, i2, 2]
+                    nz = u * attr[ba, i0, 3] + v * attr[ba, i1, 3] + w * attr[ba, i2, 3]
+                    n = math.sqrt(nx * nx + ny * ny + nz * nz)
+                    if n > 1e-12:
+                        nx /= n
+                        ny /= n
+                        nz /= n
+                    normal[b, i, j, 0] = nx
+                    normal[b, i, j, 1] = ny
+                    normal[b, i, j, 2] = nz
+                if f_vcol:
+                    for c in range(3):
+                        vcol[b, i, j, c] = (u * attr[ba, i0, 4 + c] + v * attr[ba, i1, 4 + c]
+                                            + w * attr[ba, i2, 4 + c])
+            if need_uv:
+                t0 = ft[f, 0]
+                t1 = ft[f, 1]
+                t2 = ft[f, 2]
+                tu = u * vt[t0, 0] + v * vt[t1, 0] + w * vt[t2, 0]
+                tv = u * vt[t0, 1] + v * vt[t1, 1] + w * vt[t2, 1]
+                if f_uv:
+                    uv[b, i, j, 0] = tu
+                    uv[b, i, j, 1] = tv
+                if f_rgb:
+                    tu = tu - math.floor(tu)
+                    tv = tv - math.floor(tv)
+                    x = tu * Wt - 0.5
+                    y = tv * Ht - 0.5
+                    x0 = math.floor(x)
+                    y0 = math.floor(y)
+                    fx = x - x0
+                    fy = y - y0
+                    k0 = int(x0) % Wt
+                    k1 = (int(x0) + 1) % Wt
+                    r0 = int(y0) % Ht
+                    r1 = (int(y0) + 1) % Ht
+                    for c in range(3):
+                        top = tex[bt, r0, k0, c] * (1.0 - fx) + tex[bt, r0, k1, c] * fx
+                        bottom = tex[bt, r1, k0, c] * (1.0 - fx) + tex[bt, r1, k1, c] * fx
+                        rgb[b, i, j, c] = top * (1.0 - fy) + bottom * fy

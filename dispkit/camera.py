@@ -269,9 +269,14 @@ class Camera:
         ``j`` with **no flip**. (nvdiffrast rasterises both triangle windings, so the
         resulting mirror of the OpenGL orientation does not matter.)
         """
+        return self.camera_to_clip(self.to_camera(points), near, far)
+
+    def camera_to_clip(self, pc: torch.Tensor, near: float = 0.1, far: float = 100.0) -> torch.Tensor:
+        """Camera-space points [B,N,3] (from :meth:`to_camera`) to clip coordinates, see :meth:`to_clip`."""
         if not 0 < near < far:
             raise ValueError(f"need 0 < near < far, got near={near}, far={far}")
-        pc = self.to_camera(points)
+        pc = _check_points(pc, 3)
+        _batch(pc.shape[0], self.batch_size, "points vs camera")
         W, H = self.width, self.height
         f, c = self.focal.to(pc.dtype)[:, None], self.center.to(pc.dtype)[:, None]
         x, y, z = pc.unbind(-1)

@@ -11,9 +11,9 @@ import numpy as np
 import pytest
 import torch
 import trimesh
-from trimesh.ray.ray_triangle import ray_triangle_id
 
 from dispkit import render
+from dispkit.raycast import cast_rays
 from dispkit.render import interpolate, rasterize, texture
 
 NEAR, FAR = 0.5, 20.0
@@ -59,55 +59,10 @@ def pixel_rays(H, W, proj=P):
     return near_pts, d
 
 
-class _BoxTree:
-    """Stand-in for trimesh's rtree broad phase (rtree is not a dependency).
-
-    ``intersection(box)`` returns the triangles whose axis-aligned box overlaps ``box``
-    (interleaved min xyz, max xyz, as rtree), found through a uniform grid over x, y.
-    """
-
-    def __init__(self, triangles, cells=64):
-        self.lo = triangles.min(1)
-        self.hi = triangles.max(1)
-        self.bounds = np.concatenate([self.lo.min(0), self.hi.max(0)])
-        self.g0 = self.bounds[:2]
-        self.step = np.maximum(self.bounds[3:5] - self.g0, 1e-12) / cells
-        self.cells = cells
-        c_lo, c_hi = self._cell(self.lo[:, :2]), self._cell(self.hi[:, :2])
-        buckets = [[] for _ in range(cells * cells)]
-        for t in range(len(triangles)):
-            for cx in range(c_lo[t, 0], c_hi[t, 0] + 1):
-                for cy in range(c_lo[t, 1], c_hi[t, 1] + 1):
-                    buckets[cx * cells + cy].append(t)
-        self.buckets = [np.array(b, dtype=np.int64) for b in buckets]
-
-    def _cell(self, xy):
-        return np.clip(np.floor((xy - self.g0) / self.step), 0, self.cells - 1).astype(np.int64)
-
-    def intersection(self, box):
-        box = np.asarray(box, dtype=np.float64)
-        (x0, y0), (x1, y1) = self._cell(box[None, :2])[0], self._cell(box[None, 3:5])[0]
-        cand = [self.buckets[cx * self.cells + cy] for cx in range(x0, x1 + 1) for cy in range(y0, y1 + 1)]
-        cand = np.unique(np.concatenate(cand)) if cand else np.zeros(0, dtype=np.int64)
-        keep = np.all(self.lo[cand] <= box[3:], 1) & np.all(self.hi[cand] >= box[:3], 1)
-        return cand[keep]
-
-
 def ray_cast(verts, faces, H, W, proj=P):
     """trimesh ray casting through pixel centres -> (tri id [H,W] or -1, hit location [H,W,3])."""
-    mesh = trimesh.Trimesh(verts, faces, process=False)
-    tris = mesh.triangles
-    try:
-        tree = mesh.triangles_tree  # needs rtree
-    except ImportError:
-        tree = _BoxTree(tris)
     origins, dirs = pixel_rays(H, W, proj)
-    tri, ray, loc = ray_triangle_id(tris, origins, dirs, triangles_normal=mesh.face_normals,
-                                    tree=tree, multiple_hits=False)
-    ids = -np.ones(H * W, dtype=np.int64)
-    hit = np.full((H * W, 3), np.nan)
-    ids[ray] = tri
-    hit[ray] = loc
+    ids, hit = cast_rays(verts, faces, origins, dirs)
     return ids.reshape(H, W), hit.reshape(H, W, 3)
 
 
