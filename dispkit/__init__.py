@@ -6,6 +6,7 @@ Pose and Shape Refinement* (ICCVW 2023). One module per step of the paper:
 * :mod:`dispkit.body`    -- SMPL-format body models through ``smplx`` (§3, body representation)
 * :mod:`dispkit.camera`  -- pinhole camera, f = sqrt(w^2 + h^2), projection pi (§4.1)
 * :mod:`dispkit.metrics` -- MPJPE, N-MPJPE, PA-MPJPE, PVE, N-PVE, PA-PVE (§4)
+* :mod:`dispkit.render`  -- rasteriser with nvdiffrast's contract and the paper's modalities (§3.1)
 """
 from importlib import import_module as _import_module
 

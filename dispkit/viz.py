@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["to_numpy", "plot_mesh", "plotly_mesh", "show_plotly", "draw_skeleton", "BODY25_EDGES", "SMPL_EDGES"]
+__all__ = ["BODY25_EDGES", "SMPL_EDGES", "draw_skeleton", "modality_image", "plot_mesh", "plot_views",
+           "plotly_mesh", "show_plotly", "to_numpy"]
 
 # OpenPose BODY_25 limbs (pairs of keypoint indices), as OpenPose draws them
 BODY25_EDGES = ((1, 8), (1, 2), (1, 5), (2, 3), (3, 4), (5, 6), (6, 7), (8, 9), (9, 10), (10, 11), (8, 12),
@@ -102,3 +103,62 @@ def draw_skeleton(ax, keypoints, edges=BODY25_EDGES, confidence=None, color="lim
             ax.plot(kp[[a, b], 0], kp[[a, b], 1], "-", color=color, lw=linewidth)
     ax.scatter(kp[ok, 0], kp[ok, 1], s=size, c=color, edgecolors="k", linewidths=0.5, zorder=3, label=label)
     return ax
+
+
+# --------------------------------------------------------------------------- rendered modalities
+
+MODALITY_TITLES = {"rgb": "RGB (texture)", "depth": "depth (camera z)", "normal": "normals (camera space)",
+                   "vertex_color": "unique vertex colours", "mask": "mask", "face_index": "triangle index",
+                   "bary": "barycentrics", "uv": "texture coordinates"}
+
+
+def modality_image(views: dict, key: str, index: int = 0, background=1.0) -> np.ndarray:
+    """One modality of :func:`dispkit.render.render` as a displayable RGB image [H,W,3] in [0, 1].
+
+    depth: near = bright, far = dark (viridis) over the foreground; normal: the usual normal-map
+    colours (x right = red, y up = green, z toward the viewer = blue); face_index: a random colour
+    per triangle; bary: (u, v, 1 - u - v) as RGB; uv: (u, v, 0). Background pixels get ``background``.
+    """
+    import matplotlib
+
+    m = to_numpy(views["rast"][index, ..., 3]) > 0
+    x = to_numpy(views[key][index]) if key != "mask" else m.astype(np.float32)
+    if key == "depth":
+        img = np.zeros((*m.shape, 3), np.float32)
+        if m.any():
+            lo, hi = x[m].min(), x[m].max()
+            img = matplotlib.colormaps["viridis"](1.0 - (x - lo) / max(hi - lo, 1e-9))[..., :3]
+    elif key == "normal":
+        img = (x * np.array([1.0, -1.0, -1.0]) + 1.0) / 2.0  # OpenCV camera -> OpenGL normal-map colours
+    elif key == "face_index":
+        rng = np.random.default_rng(0)
+        palette = rng.uniform(0.15, 1.0, size=(int(x.max()) + 2, 3))
+        img = palette[x + 1]
+    elif key == "uv":
+        img = np.concatenate([x, np.zeros_like(x[..., :1])], -1)
+    elif key == "mask":
+        img = np.repeat(x[..., None], 3, -1)
+    else:
+        img = x
+    img = np.clip(np.asarray(img, np.float32), 0.0, 1.0)
+    if key != "mask":
+        img[~m] = background
+    return img
+
+
+def plot_views(views: dict, keys=("rgb", "depth", "normal", "vertex_color", "mask", "face_index", "bary", "uv"),
+               index: int = 0, ncols: int = 4, size: float = 3.0):
+    """A grid of the rendered modalities of batch item ``index``; returns the matplotlib figure."""
+    import matplotlib.pyplot as plt
+
+    keys = [k for k in keys if k in views or k == "mask"]
+    nrows = -(-len(keys) // ncols)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(size * ncols, size * nrows * views["rast"].shape[1]
+                                                    / views["rast"].shape[2]), squeeze=False)
+    for ax in axes.ravel():
+        ax.set_axis_off()
+    for ax, key in zip(axes.ravel(), keys):
+        ax.imshow(modality_image(views, key, index), interpolation="nearest")
+        ax.set_title(MODALITY_TITLES.get(key, key))
+    fig.tight_layout()
+    return fig

@@ -20,7 +20,22 @@ def check_00_quickstart(r):
     assert len(r["keypoints_2d"]) == 25
 
 
-CHECKS = {"00_quickstart": check_00_quickstart}
+def check_01_rendering_modalities(r):
+    assert 0.03 < r["coverage"] < 0.8
+    assert r["raycast_agreement"] >= 0.995 and r["raycast_depth_error_m"] < 1e-4
+    lo, hi = r["depth_range_m"]
+    assert 0 < lo < hi < 10
+    assert r["normals_facing_camera"] > 0.95
+    assert r["crop_coverage"] > r["coverage"]  # the crop zooms in on the person
+    assert r["triangles_in_patch"] > 5 and r["ms_per_frame"] > 0
+    assert "cpu" in r["backends_available"]
+    if "nvdiffrast" in r["backends_available"]:
+        assert r["backend_agreement"] >= 0.99
+    else:
+        assert r["backend_agreement"] is None
+
+
+CHECKS = {"00_quickstart": check_00_quickstart, "01_rendering_modalities": check_01_rendering_modalities}
 
 NOTEBOOKS = list_notebooks()
 
