@@ -7,8 +7,9 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["BODY25_EDGES", "SMPL_EDGES", "draw_skeleton", "modality_image", "plot_mesh", "plot_views",
-           "plotly_mesh", "show_plotly", "to_numpy"]
+__all__ = ["BODY25_EDGES", "SMPL_EDGES", "draw_arrows", "draw_skeleton", "flow_to_rgb", "flow_wheel",
+           "mask_outline", "modality_image", "plot_mesh", "plot_views", "plotly_mesh", "show_plotly", "sparse_pixels",
+           "to_numpy"]
 
 # OpenPose BODY_25 limbs (pairs of keypoint indices), as OpenPose draws them
 BODY25_EDGES = ((1, 8), (1, 2), (1, 5), (2, 3), (3, 4), (5, 6), (6, 7), (8, 9), (9, 10), (10, 11), (8, 12),
@@ -162,3 +163,58 @@ def plot_views(views: dict, keys=("rgb", "depth", "normal", "vertex_color", "mas
         ax.set_title(MODALITY_TITLES.get(key, key))
     fig.tight_layout()
     return fig
+
+
+# --------------------------------------------------------------------------- displacement fields
+
+def flow_to_rgb(field, mask=None, max_magnitude: float | None = None, background=1.0) -> np.ndarray:
+    """A 2D field [H,W,2] as colours (optical-flow convention): hue = direction, saturation = magnitude.
+
+    Pixels right (+x) are red, down (+y, image rows) yellow-green, left cyan, up blue-violet; white means no
+    displacement. ``max_magnitude`` (default: the 99th percentile over the mask) maps to full saturation.
+    Pixels outside ``mask`` get ``background``.
+    """
+    import matplotlib.colors as mcolors
+
+    f = to_numpy(field).astype(np.float64)
+    m = np.ones(f.shape[:-1], bool) if mask is None else to_numpy(mask).astype(bool)
+    mag = np.linalg.norm(f, axis=-1)
+    if max_magnitude is None:
+        max_magnitude = float(np.percentile(mag[m], 99)) if m.any() else 1.0
+    ang = (np.arctan2(f[..., 1], f[..., 0]) / (2 * np.pi)) % 1.0
+    hsv = np.stack([ang, np.clip(mag / max(max_magnitude, 1e-9), 0, 1), np.ones_like(ang)], -1)
+    rgb = mcolors.hsv_to_rgb(hsv)
+    rgb[~m] = background
+    return rgb.astype(np.float32)
+
+
+def flow_wheel(size: int = 64) -> np.ndarray:
+    """The colour key of :func:`flow_to_rgb`: a disc whose rim is the maximum magnitude."""
+    y, x = np.mgrid[-1:1:size * 1j, -1:1:size * 1j]
+    f = np.stack([x, y], -1)
+    return flow_to_rgb(f, np.hypot(x, y) <= 1, max_magnitude=1.0)
+
+
+def draw_arrows(ax, points, vectors, color="yellow", width: float = 0.003, scale: float = 1.0, **kw):
+    """Arrows from ``points`` [N,2] (pixels) along ``vectors`` [N,2] (pixels, drawn at true length x scale)."""
+    p, v = to_numpy(points), to_numpy(vectors)
+    ax.quiver(p[:, 0], p[:, 1], v[:, 0] * scale, v[:, 1] * scale, angles="xy", scale_units="xy", scale=1.0,
+              color=color, width=width, **kw)
+    return ax
+
+
+def sparse_pixels(mask, step: int = 8):
+    """Pixel centres (x, y) [N,2] on a regular grid of ``step`` inside ``mask`` [H,W] and their (rows, cols)."""
+    m = to_numpy(mask).astype(bool)
+    sub = np.zeros_like(m)
+    sub[step // 2::step, step // 2::step] = True
+    i, j = np.nonzero(m & sub)
+    return np.stack([j + 0.5, i + 0.5], -1), (i, j)
+
+
+def mask_outline(mask) -> np.ndarray:
+    """Boolean outline [H,W] of a mask (pixels inside with a 4-neighbour outside)."""
+    m = to_numpy(mask).astype(bool)
+    p = np.pad(m, 1)
+    inner = p[:-2, 1:-1] & p[2:, 1:-1] & p[1:-1, :-2] & p[1:-1, 2:]
+    return m & ~inner

@@ -35,7 +35,25 @@ def check_01_rendering_modalities(r):
         assert r["backend_agreement"] is None
 
 
-CHECKS = {"00_quickstart": check_00_quickstart, "01_rendering_modalities": check_01_rendering_modalities}
+def check_02_gt_displacements(r):
+    assert r["regressor"] == "pare-like" and r["rendered_pixels"] > 500
+    assert 20 < r["init_errors_mm"]["MPJPE"] < 300  # a regressor-like estimate, not the GT
+    assert r["mean_pixel_displacement_px"] > 1.0 and r["max_vertex_displacement_px"] > r["mean_vertex_displacement_px"]
+    assert r["field_zero_on_background"]
+    # moving the rendered pixels by the GT field puts (almost) all of them on the person
+    assert r["on_person_after"] > 0.9 and r["on_person_after"] > r["on_person_before"]
+    assert 0.2 < r["mask_iou_init_gt"] < 1.0
+
+
+def check_04_pixel_to_vertex(r):
+    assert 0.05 < r["visible_fraction"] < 0.6 and r["invisible_values_zero"]
+    assert r["round_trip_mean_px"] < 0.05 * r["mean_vertex_displacement_px"]
+    assert r["targets_to_gt_px"] < 0.1 * r["init_to_gt_px"]  # Eq. 6 lands on the GT projection
+    assert r["noisy_targets_to_gt_px"] < r["noisy_pixel_epe_px"] and r["pixels_per_visible_vertex"] > 0.5
+
+
+CHECKS = {"00_quickstart": check_00_quickstart, "01_rendering_modalities": check_01_rendering_modalities,
+          "02_gt_displacements": check_02_gt_displacements, "04_pixel_to_vertex": check_04_pixel_to_vertex}
 
 NOTEBOOKS = list_notebooks()
 

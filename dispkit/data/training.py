@@ -1,0 +1,191 @@
+"""Training samples for the displacement network, rendered on the fly, and fixed evaluation splits.
+
+A sample is what §3.1's network sees and what Eq. 3 supervises, all at the network's crop size S:
+
+* ``image`` [3,S,S]: the person crop of the camera image (the GT body, textured and shaded over a background);
+* the renderings of the *initial* estimate with the person's *estimated* texture: ``rgb``, ``depth``,
+  ``normal``, ``vertex_color`` ([S,S,C]) and ``mask`` [S,S];
+* ``field`` [S,S,2]: the GT per-pixel displacement (Eq. 1 with the crop camera, then Eq. 2), crop pixels;
+* ``scale``: crop pixels per full-image pixel (divide a crop-pixel EPE by it for full-image pixels).
+
+Initial estimates mix, like §4 "Training": simulated regressor samples (``pare-like``, ``hmr-like``,
+``prohmr-like``), the GT pose with a regressor's shape and camera ("ground-truth pose with PARE predicted
+shape and camera parameters"), and small random perturbations of the GT. The crop box comes from the
+initial estimate's projection (as at test time, where the GT is unknown), jittered in scale and centre.
+Every sample is a pure function of ``(seed, index)``: DataLoader workers, resumed runs and other machines
+see identical data. Use ``multiprocessing_context="spawn"`` for DataLoader workers: the numba renderer's
+OpenMP threads do not survive ``fork()``.
+"""
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from dispkit.camera import box_from_points, crop_image
+from dispkit.data.synthetic import (
+    REGRESSOR_PRESETS,
+    _get_body,
+    estimated_texture,
+    make_background,
+    make_scene,
+    make_texture,
+    sample_params,
+    scene_params,
+    shade_and_composite,
+    simulate_regressor,
+)
+from dispkit.displacement import pixel_field, vertex_displacements
+from dispkit.render import render
+
+__all__ = ["INIT_MIX", "DisplacementDataset", "load_split", "scene_sample", "write_split"]
+
+#: how the initial estimates of training pairs are drawn (probabilities)
+INIT_MIX = {"regressor": 0.6, "gt_pose": 0.25, "perturbed": 0.15}
+_PERTURB = {"sigma_joint": 0.06, "sigma_global": 0.05, "sigma_betas": 0.3, "sigma_depth": 0.04, "sigma_xy": 0.015}
+_VIEW_KEYS = ("rgb", "depth", "normal", "vertex_color", "mask")
+
+
+def _init_estimate(gt, rng, body, mode: str):
+    if mode == "regressor":
+        preset = list(REGRESSOR_PRESETS)[rng.integers(len(REGRESSOR_PRESETS))]
+        return simulate_regressor(gt, preset, rng, body), preset
+    if mode == "gt_pose":
+        est = simulate_regressor(gt, "pare-like", rng, body)
+        return {**est, "global_orient": gt["global_orient"], "body_pose": gt["body_pose"]}, "gt_pose"
+    return simulate_regressor(gt, _PERTURB, rng, body), "perturbed"
+
+
+def _sample_from(body, gt_vertices, init_vertices, cam, box, crop, image, est_texture) -> dict:
+    """Views of the initial mesh at the crop, the GT field (Eq. 1 + Eq. 2) and the image crop, as a sample."""
+    ccam = cam.crop(box, (crop, crop))
+    views = render(init_vertices, body, ccam, texture=est_texture)
+    v = vertex_displacements(gt_vertices, init_vertices, ccam)                     # Eq. 1, crop pixels
+    field = pixel_field(v, views["face_index"], views["bary"], body.faces)       # Eq. 2
+    item = {k: views[k][0] for k in _VIEW_KEYS}
+    item["field"] = field[0].float()
+    item["image"] = image
+    item["scale"] = torch.tensor(float(crop / (box[0, 2] - box[0, 0])))
+    item["box"] = box[0].float()
+    return item
+
+
+class DisplacementDataset(torch.utils.data.Dataset):
+    """On-the-fly training samples (see the module docstring). ``len`` is nominal: any index works.
+
+    Parameters
+    ----------
+    crop : the network's square crop size S.
+    seed : dataset seed; sample ``i`` depends only on ``(seed, i)``.
+    length : nominal length.
+    image_size : (width, height) of the virtual full image (sets f = sqrt(w² + h²) and the framing).
+    texture_size : side of the procedural UV textures.
+    mix : probabilities of the initial-estimate modes (default :data:`INIT_MIX`).
+    """
+
+    def __init__(self, crop: int = 64, seed: int = 0, length: int = 100_000, image_size=(320, 240),
+                 texture_size: int = 128, mix: dict | None = None, body=None):
+        if crop < 8:
+            raise ValueError(f"crop must be >= 8 pixels, got {crop}")
+        self.crop, self.seed, self.length = int(crop), int(seed), int(length)
+        self.image_size, self.texture_size = tuple(image_size), int(texture_size)
+        self.mix = dict(INIT_MIX if mix is None else mix)
+        unknown = set(self.mix) - set(INIT_MIX)
+        if unknown:
+            raise ValueError(f"unknown init modes {sorted(unknown)}; choose from {sorted(INIT_MIX)}")
+        self._body = body
+
+    @property
+    def body(self):
+        if self._body is None:  # loaded lazily, once per worker process
+            self._body = _get_body(None)
+        return self._body
+
+    def __len__(self):
+        return self.length
+
+    def __getitem__(self, index: int) -> dict:
+        index = int(index)
+        if index < 0:
+            raise IndexError(index)
+        rng = np.random.default_rng([self.seed, index, 31337])
+        body, S = self.body, self.crop
+        W, H = self.image_size
+        gt, cam, meta = sample_params(rng, body, W, H)
+        modes = list(self.mix)
+        mode = modes[rng.choice(len(modes), p=np.array([self.mix[m] for m in modes]) / sum(self.mix.values()))]
+        init, source = _init_estimate(gt, rng, body, mode)
+        with torch.no_grad():
+            gt_v, init_v = body(**gt).vertices, body(**init).vertices
+            box = box_from_points(cam.project(init_v), scale=float(rng.uniform(1.15, 1.4)))
+            side = box[0, 2] - box[0, 0]
+            box = box + torch.tensor([*rng.normal(0, 0.05, 2), 0, 0], dtype=box.dtype).repeat(2)[[0, 1, 0, 1]] * side
+            tex = make_texture(rng, self.texture_size, body)
+            hidden = "back" if abs(meta["yaw"]) < math.pi / 2 else "front"
+            est = estimated_texture(tex, rng, body, hidden=hidden)
+            bg = make_background(rng, S, S)
+            ccam = cam.crop(box, (S, S))
+            g = render(gt_v, body, ccam, texture=tex, modalities=("rgb", "normal", "mask"))
+            image, *_ = shade_and_composite(g["rgb"][0], g["normal"][0], g["mask"][0], bg, rng)
+            item = _sample_from(body, gt_v, init_v, cam, box, S, image.permute(2, 0, 1).contiguous(), est)
+        item["index"] = torch.tensor(index)
+        item["source"] = source
+        return item
+
+
+def scene_sample(scene, crop: int, body=None) -> dict:
+    """A network sample from a full synthetic scene (evaluation): the image crop is *resampled* from the
+    scene's image (as for real photos), the box comes from the initial estimate, the renderings use the
+    scene's estimated texture; ``field`` is the GT (Eq. 1 + 2). Batch-free tensors like the dataset's."""
+    body = _get_body(body)
+    with torch.no_grad():
+        gt_v, init_v = body(**scene.gt).vertices, body(**scene.init).vertices
+        box = box_from_points(scene.camera.project(init_v), scale=1.25)
+        img = crop_image(scene.image.permute(2, 0, 1)[None], box, (crop, crop))[0]
+        return _sample_from(body, gt_v, init_v, scene.camera, box, crop, img, scene.estimated_texture)
+
+
+# --------------------------------------------------------------------------- fixed splits
+
+def write_split(path, seeds, regressor: str = "pare-like", width: int = 320, height: int = 240, body=None) -> Path:
+    """Write a fixed evaluation split: seeds, GT and initial parameters and cameras, as .npz.
+
+    The scenes are :func:`dispkit.data.synthetic.make_scene` of those seeds; :func:`load_split` re-creates
+    them and checks that the parameters still match (so code changes that would silently change an
+    evaluation are caught).
+    """
+    body = _get_body(body)
+    seeds = np.asarray(list(seeds), dtype=np.int64)
+    rows = [scene_params(int(s), regressor, width, height, body) for s in seeds]
+    arrays = {"seeds": seeds, "regressor": np.array(regressor), "image_size": np.array([width, height])}
+    for which, k in ((0, "gt"), (1, "init")):
+        for key in ("global_orient", "body_pose", "betas", "transl"):
+            arrays[f"{k}_{key}"] = np.concatenate([r[which][key].numpy() for r in rows])
+    arrays["focal"] = np.concatenate([r[2].focal.numpy() for r in rows])
+    arrays["center"] = np.concatenate([r[2].center.numpy() for r in rows])
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    np.savez_compressed(path, **arrays)
+    return path
+
+
+def load_split(path, body=None, check: bool = True):
+    """Yield the scenes of a split written by :func:`write_split` (``make_scene`` of its seeds).
+
+    With ``check``, each scene's parameters are compared with the stored ones (atol 1e-5) and a mismatch
+    raises ``ValueError`` naming the seed.
+    """
+    d = np.load(path)
+    regressor = str(d["regressor"])
+    width, height = (int(x) for x in d["image_size"])
+    for i, seed in enumerate(d["seeds"]):
+        scene = make_scene(int(seed), regressor, width, height, body)
+        if check:
+            for k, params in (("gt", scene.gt), ("init", scene.init)):
+                for key, val in params.items():
+                    if not np.allclose(val.numpy(), d[f"{k}_{key}"][i:i + 1], atol=1e-5):
+                        raise ValueError(f"{path}: scene seed {seed} no longer matches the split ({k}.{key}); "
+                                         "the scene generator changed since the split was written")
+        yield scene
