@@ -10,7 +10,6 @@ writes benchmarks/results/dataset.json.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import sys
@@ -21,6 +20,9 @@ import torch
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+from _common import write_result
 
 from dispkit.data.training import DisplacementDataset
 
@@ -56,9 +58,7 @@ def main(argv=None):
             result["rows"].append({"crop": crop, "workers": workers, "samples_per_s": r})
             print(f"crop {crop:3d}², {workers} workers: {r:6.1f} samples/s", flush=True)
     result["machine"]["loadavg_end"] = os.getloadavg()
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text(json.dumps(result, indent=2) + "\n")
-    print(f"wrote {args.out}")
+    write_result(result, args.out)
 
 
 if __name__ == "__main__":

@@ -17,7 +17,6 @@ prints a table and writes benchmarks/results/render.json. Goals (issue 3): <= 5 
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import os
 import platform
@@ -33,6 +32,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
+from _common import write_result
 from bench_render_raster import best_of, first_call
 
 from dispkit import render
@@ -159,9 +159,7 @@ def main(argv=None):
     g = result["goals"]
     print(f"(ms per frame) 256² one core: {g['ms_per_256_frame_one_core']:.2f} ms (goal <= 5), "
           f"{g['speedup_vs_ray_casting_256']:.0f}x faster than ray casting (goal >= 10x)")
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text(json.dumps(result, indent=2) + "\n")
-    print(f"wrote {args.out}")
+    write_result(result, args.out)
     return result
 
 

@@ -30,6 +30,9 @@ import torch
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+from _common import write_result
 
 from dispkit import render
 
@@ -223,9 +226,7 @@ def main(argv=None):
                 cells.append(f"{row['ms_per_image']:12.2f}" if row else f"{'-':>12s}")
         print(f"{label:22s} " + " ".join(cells))
     print("(ms per image)")
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text(json.dumps(result, indent=2) + "\n")
-    print(f"wrote {args.out}")
+    write_result(result, args.out)
     return result
 
 

@@ -165,17 +165,31 @@ def _parse_resolution(resolution) -> tuple[int, int]:
     return H, W
 
 
+_faces_checked: dict = {}
+
+
 def _check_faces(faces, num_vertices: int, device) -> torch.Tensor:
     faces = torch.as_tensor(faces, device=device)
     if faces.ndim != 2 or faces.shape[1] != 3:
         raise ValueError(f"faces must have shape [F,3], got {tuple(faces.shape)}")
     if faces.dtype.is_floating_point or faces.dtype.is_complex or faces.dtype == torch.bool:
         raise ValueError(f"faces must be an integer tensor, got {faces.dtype}")
+    # the range check reads every index: remember tensors already checked (the cache keeps a reference, so a
+    # checked tensor's memory cannot be freed and reused by another; in-place edits bump _version)
+    key = (id(faces), faces.data_ptr(), faces._version, tuple(faces.shape), faces.dtype, str(faces.device))
+    hit = _faces_checked.get(key)
+    if hit is not None and hit[0] is faces and hit[1] <= num_vertices:
+        return faces
+    needed = 0
     if faces.shape[0]:
         lo, hi = int(faces.min()), int(faces.max())
         if lo < 0 or hi >= num_vertices:
             raise ValueError(f"faces index vertices out of range: indices must be in [0, {num_vertices}) "
                              f"but span [{lo}, {hi}]")
+        needed = hi + 1
+    if len(_faces_checked) > 64:
+        _faces_checked.clear()
+    _faces_checked[key] = (faces, needed)
     return faces
 
 

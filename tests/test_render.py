@@ -255,3 +255,17 @@ def test_fused_cpu_path_matches_the_torch_path(body, monkeypatch):
     assert torch.equal(fast["face_index"], slow["face_index"]) and torch.equal(fast["mask"], slow["mask"])
     for k in ("depth", "normal", "vertex_color", "uv", "rgb", "bary"):
         assert torch.allclose(fast[k], slow[k], atol=1e-5), k
+
+
+def test_faces_edited_in_place_are_checked_again():
+    """The range check of faces is cached per tensor; an in-place edit must invalidate it."""
+    from dispkit.render import rasterize
+
+    pos = torch.tensor([[-0.5, -0.5, 0.0, 1.0], [0.5, -0.5, 0.0, 1.0], [0.0, 0.5, 0.0, 1.0]])
+    faces = torch.tensor([[0, 1, 2]])
+    assert rasterize(pos, faces, (8, 8))[..., 3].max() == 1
+    faces[0, 2] = 7  # now out of range
+    with pytest.raises(ValueError, match="out of range"):
+        rasterize(pos, faces, (8, 8))
+    with pytest.raises(ValueError, match="out of range"):
+        rasterize(pos[:2], torch.tensor([[0, 1, 2]]), (8, 8))
