@@ -1,0 +1,334 @@
+"""Training the displacement network (§3.1 "Optimization", Eq. 3) on synthetic scenes rendered on the fly.
+
+    python -m dispkit.train --config cpu --inputs full --steps 6000 --out runs/cpu_full
+    torchrun --nproc_per_node 2 -m dispkit.train --config cpu --out runs/ddp      # data parallel (gloo on CPU)
+
+* Loss: Eq. 3, the L1 distance between predicted and GT per-pixel fields over the rendered pixels
+  (``m_xy = 1``), applied to the output of every hourglass stack; the last stack is the prediction.
+* Data: :class:`dispkit.data.training.DisplacementDataset` renders every sample on the fly, deterministic
+  per index, so a resumed run sees exactly the samples it would have seen.
+* AdamW with linear warm-up and cosine decay; checkpoints written atomically (temporary file, then
+  ``os.replace``) every ``--checkpoint-every`` steps and at the end, holding model, optimiser, scheduler,
+  RNG states and step: ``--resume`` continues bit-for-bit. A CSV log (``log.csv``) records loss, EPE and
+  throughput; ``config.json`` the run's settings.
+* DDP when launched by ``torchrun`` (``WORLD_SIZE > 1``): gloo on CPU, NCCL on CUDA; rank r takes samples
+  r, r + W, ...; only rank 0 writes.
+"""
+from __future__ import annotations
+
+import argparse
+import csv
+import hashlib
+import json
+import math
+import os
+import random
+import time
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from dispkit import net as netmod
+
+__all__ = ["TrainConfig", "eq3_loss", "export_checkpoint", "load_checkpoint", "main", "model_from_checkpoint",
+           "save_checkpoint", "train"]
+
+
+@dataclass
+class TrainConfig:
+    """Settings of a training run (saved as ``config.json`` and inside every checkpoint)."""
+
+    config: str = "cpu"            # network config (dispkit.net.CONFIGS)
+    inputs: str = "full"           # input set (dispkit.net.CHANNEL_SETS)
+    steps: int = 6000
+    batch_size: int = 8
+    lr: float = 2e-3
+    weight_decay: float = 1e-4
+    warmup: int = 200
+    seed: int = 0
+    workers: int = 1               # DataLoader worker processes (per rank)
+    checkpoint_every: int = 250
+    log_every: int = 25
+    out: str = "runs/cpu_full"
+    dataset: str = "synthetic"     # the training data (only "synthetic" ships)
+    crop: int = 0                  # crop size; 0 = the network config's crop
+    threads: int = 0               # torch threads of the training process (0 = torch's default)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> TrainConfig:
+        names = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in d.items() if k in names})
+
+
+def eq3_loss(outputs: list[torch.Tensor], target: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, list]:
+    """Eq. 3: ``L = 1/(W H) Σ_xy m_xy ||f̂_xy − f_xy||_1``, summed over the stacks' outputs, mean over the batch.
+
+    ``outputs``: list of [B,2,H,W] (every stack), ``target`` [B,2,H,W] in the same units, ``mask`` [B,H,W].
+    Returns (loss, per-stack losses as floats).
+    """
+    m = mask[:, None].to(target.dtype)
+    H, W = target.shape[-2:]
+    per = [((o - target).abs() * m).sum((1, 2, 3)).mean() / (H * W) for o in outputs]
+    return sum(per), [float(p.detach()) for p in per]
+
+
+# --------------------------------------------------------------------------- checkpoints
+
+def save_checkpoint(path, model, optimizer=None, scheduler=None, step: int = 0, train_config: TrainConfig | None = None,
+                    extra: dict | None = None) -> Path:
+    """Write a checkpoint atomically: to ``path.tmp`` first, then ``os.replace`` (a crash never leaves a torn file)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    module = model.module if hasattr(model, "module") else model
+    state = {
+        "format": "dispkit-displacement-net/1",
+        "net_config": module.config.to_dict(),
+        "model": module.state_dict(),
+        "step": step,
+        "train_config": asdict(train_config) if train_config is not None else None,
+        "optimizer": optimizer.state_dict() if optimizer is not None else None,
+        "scheduler": scheduler.state_dict() if scheduler is not None else None,
+        "rng": {"torch": torch.get_rng_state(), "numpy": np.random.get_state(), "python": random.getstate()},
+        "extra": extra or {},
+    }
+    tmp = path.with_name(path.name + ".tmp")
+    torch.save(state, tmp)
+    os.replace(tmp, path)
+    return path
+
+
+def load_checkpoint(path, expect: netmod.NetConfig | None = None, map_location="cpu") -> dict:
+    """Read a checkpoint, with clear errors for a missing, corrupt or mismatched file."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"no checkpoint at {path}")
+    try:
+        state = torch.load(path, map_location=map_location, weights_only=False)
+    except Exception as e:  # truncated or not a torch file
+        raise ValueError(f"{path} is not a readable dispkit checkpoint (corrupt or truncated: {e})") from e
+    if not isinstance(state, dict) or state.get("format") != "dispkit-displacement-net/1":
+        raise ValueError(f"{path} is not a dispkit displacement-network checkpoint")
+    if expect is not None:
+        got = state["net_config"]
+        diff = {k: (got.get(k), v) for k, v in expect.to_dict().items() if k != "extra" and got.get(k) != v}
+        if diff:
+            raise ValueError(f"{path} holds a network with config {got.get('name')!r}/{got.get('inputs')!r}, "
+                             f"expected {expect.name!r}/{expect.inputs!r}; differing fields (checkpoint, "
+                             f"expected): {diff}")
+    return state
+
+
+def export_checkpoint(src, dst) -> Path:
+    """A small shippable copy of a training checkpoint: weights, configs and step (no optimiser or RNG state)."""
+    state = load_checkpoint(src)
+    slim = {k: state[k] for k in ("format", "net_config", "model", "step", "train_config")}
+    slim["extra"] = {k: v for k, v in state.get("extra", {}).items() if k == "elapsed_s"}
+    slim["model"] = {k: v.clone() for k, v in slim["model"].items()}
+    dst = Path(dst)
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    tmp = dst.with_name(dst.name + ".tmp")
+    torch.save(slim, tmp)
+    os.replace(tmp, dst)
+    return dst
+
+
+def model_from_checkpoint(path, map_location="cpu") -> netmod.DisplacementNet:
+    """Rebuild the network stored in a checkpoint (config included) and load its weights."""
+    state = load_checkpoint(path, map_location=map_location)
+    cfg = netmod.NetConfig(**state["net_config"])
+    model = netmod.DisplacementNet(cfg)
+    model.load_state_dict(state["model"])
+    return model.eval()
+
+
+# --------------------------------------------------------------------------- training
+
+def _dist():
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if world > 1 and not torch.distributed.is_initialized():
+        backend = "nccl" if torch.cuda.is_available() else "gloo"
+        torch.distributed.init_process_group(backend)
+    rank = torch.distributed.get_rank() if world > 1 else 0
+    return rank, world
+
+
+class _IndexSampler(torch.utils.data.Sampler):
+    """Sample indices start, start + stride, ... (rank r of W: r, r + W, ...), one batch after another."""
+
+    def __init__(self, start: int, stop: int, stride: int):
+        self.start, self.stop, self.stride = start, stop, stride
+
+    def __iter__(self):
+        return iter(range(self.start, self.stop, self.stride))
+
+    def __len__(self):
+        return max(0, -(-(self.stop - self.start) // self.stride))
+
+
+def _single_threaded_worker(_):
+    from dispkit import render
+
+    torch.set_num_threads(1)
+    render.set_num_threads(1)
+
+
+def _schedule(cfg: TrainConfig):
+    def f(step):
+        if step < cfg.warmup:
+            return (step + 1) / cfg.warmup
+        t = (step - cfg.warmup) / max(1, cfg.steps - cfg.warmup)
+        return 0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * min(t, 1.0)))
+    return f
+
+
+def make_dataset(cfg: TrainConfig, net_config: netmod.NetConfig):
+    if cfg.dataset != "synthetic":
+        raise ValueError(f"unknown dataset {cfg.dataset!r}: only 'synthetic' ships (real datasets need licences)")
+    from dispkit.data.training import DisplacementDataset
+
+    return DisplacementDataset(crop=cfg.crop or net_config.crop, seed=cfg.seed, length=10 ** 9)
+
+
+def train(cfg: TrainConfig, resume: bool = False, dataset=None, progress: bool = True) -> dict:
+    """Train (or resume) a network; returns a summary dict. See the module docstring."""
+    from tqdm.auto import tqdm
+
+    rank, world = _dist()
+    out = Path(cfg.out)
+    device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", 0))) if torch.cuda.is_available() else "cpu"
+    net_config = netmod.build(cfg.config, inputs=cfg.inputs).config
+    ckpt_path = out / "last.pt"
+    state = None
+    if not resume and ckpt_path.is_file():
+        raise FileExistsError(f"{ckpt_path} exists: pass --resume (resume=True) to continue that run, or choose "
+                              "another --out")
+    if resume and ckpt_path.is_file():
+        state = load_checkpoint(ckpt_path, expect=net_config)
+        saved = TrainConfig.from_dict(state["train_config"] or {})
+        if (saved.config, saved.inputs, saved.batch_size, saved.seed) != (cfg.config, cfg.inputs, cfg.batch_size,
+                                                                         cfg.seed):
+            raise ValueError(f"cannot resume {ckpt_path}: it was trained with config={saved.config}, "
+                             f"inputs={saved.inputs}, batch_size={saved.batch_size}, seed={saved.seed}")
+    if cfg.threads > 0:
+        from dispkit import render
+
+        torch.set_num_threads(cfg.threads)
+        render.set_num_threads(cfg.threads)
+    torch.manual_seed(cfg.seed)
+    np.random.seed(cfg.seed)
+    random.seed(cfg.seed)
+    model = netmod.DisplacementNet(net_config).to(device)
+    opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, _schedule(cfg))
+    step = 0
+    if state is not None:
+        model.load_state_dict(state["model"])
+        opt.load_state_dict(state["optimizer"])
+        sched.load_state_dict(state["scheduler"])
+        step = int(state["step"])
+        torch.set_rng_state(state["rng"]["torch"])
+        np.random.set_state(state["rng"]["numpy"])
+        random.setstate(state["rng"]["python"])
+    if world > 1:
+        model = torch.nn.parallel.DistributedDataParallel(model)
+    if rank == 0:
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "config.json").write_text(json.dumps({"train": asdict(cfg), "net": net_config.to_dict(),
+                                                     "world_size": world}, indent=1))
+    if step >= cfg.steps:
+        return {"step": step, "resumed": state is not None}
+    dataset = make_dataset(cfg, net_config) if dataset is None else dataset
+    B = cfg.batch_size
+    sampler = _IndexSampler(step * B * world + rank, cfg.steps * B * world, world)
+    # workers are spawned, not forked: the numba renderer uses OpenMP threads, which do not survive fork();
+    # each worker renders with one thread (several processes spinning OpenMP threads on few cores collapse)
+    loader = torch.utils.data.DataLoader(dataset, batch_size=B, sampler=sampler, num_workers=cfg.workers,
+                                         multiprocessing_context="spawn" if cfg.workers > 0 else None,
+                                         worker_init_fn=_single_threaded_worker if cfg.workers > 0 else None,
+                                         persistent_workers=False, drop_last=True)
+    scale = net_config.field_scale
+    log_path = out / "log.csv"
+    new_log = not log_path.is_file() or state is None
+    if rank == 0 and not new_log:  # drop rows logged after the checkpoint we resume from (a killed run)
+        rows = list(csv.reader(log_path.open()))
+        keep = [rows[0]] + [r for r in rows[1:] if r and int(r[0]) <= step]
+        with log_path.open("w", newline="") as f:
+            csv.writer(f).writerows(keep)
+    logf = open(log_path, "w" if new_log else "a", newline="") if rank == 0 else None
+    writer = csv.writer(logf) if logf else None
+    if writer and new_log:
+        writer.writerow(["step", "loss", "loss_last_stack", "epe_px", "lr", "samples_per_s", "elapsed_s"])
+    bar = tqdm(total=cfg.steps, initial=step, disable=not progress or rank != 0,
+               desc=f"train {cfg.config}/{cfg.inputs}")
+    t0, seen, acc = time.perf_counter(), 0, []
+    elapsed0 = float(state["extra"].get("elapsed_s", 0.0)) if state is not None else 0.0
+    model.train()
+    try:
+        for batch in loader:
+            image = batch["image"].to(device)
+            rend = netmod.render_inputs(batch, net_config.inputs).to(device)
+            target = batch["field"].permute(0, 3, 1, 2).to(device) / scale
+            mask = batch["mask"].to(device)
+            outputs = model(image, rend)
+            loss, per = eq3_loss(outputs, target, mask)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            sched.step()
+            step += 1
+            seen += B * world
+            with torch.no_grad():
+                d = (outputs[-1] - target).norm(dim=1) * scale
+                epe = float((d * mask).sum() / mask.sum().clamp(min=1))
+            acc.append((loss.item(), per[-1], epe))
+            bar.update(1)
+            if step % cfg.log_every == 0 or step == cfg.steps:
+                rate = seen / (time.perf_counter() - t0)
+                mean = np.mean(acc, 0)
+                if writer:
+                    writer.writerow([step, f"{mean[0]:.6f}", f"{mean[1]:.6f}", f"{mean[2]:.4f}",
+                                     f"{sched.get_last_lr()[0]:.3e}", f"{rate:.2f}",
+                                     f"{elapsed0 + time.perf_counter() - t0:.1f}"])
+                    logf.flush()
+                bar.set_postfix(loss=f"{mean[0]:.4f}", epe=f"{mean[2]:.2f}px", sps=f"{rate:.1f}")
+                acc = []
+            if rank == 0 and (step % cfg.checkpoint_every == 0 or step == cfg.steps):
+                save_checkpoint(ckpt_path, model, opt, sched, step, cfg,
+                                extra={"elapsed_s": elapsed0 + time.perf_counter() - t0})
+            if step >= cfg.steps:
+                break
+    finally:
+        bar.close()
+        if logf:
+            logf.close()
+    elapsed = time.perf_counter() - t0
+    if world > 1:  # a fingerprint of every replica's parameters, to check that they stayed identical
+        # (BatchNorm running statistics are rank 0's: DDP broadcasts them before every forward pass, and the
+        # checkpoint is rank 0's; after the last step each rank has updated them from its own batch)
+        module = model.module if hasattr(model, "module") else model
+        digest = hashlib.sha256(b"".join(p.detach().cpu().numpy().tobytes() for p in module.parameters()))
+        (out / f"replica_{rank}.sha256").write_text(digest.hexdigest())
+    return {"step": step, "elapsed_s": elapsed, "samples_per_s": seen / max(elapsed, 1e-9),
+            "resumed": state is not None, "world_size": world, "rank": rank}
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description="Train the displacement network (Eq. 3) on synthetic scenes.")
+    for f in fields(TrainConfig):
+        ap.add_argument("--" + f.name.replace("_", "-"), type=type(f.default), default=f.default)
+    ap.add_argument("--resume", action="store_true", help="continue from OUT/last.pt if it exists")
+    ap.add_argument("--no-progress", action="store_true")
+    args = ap.parse_args(argv)
+    cfg = TrainConfig(**{f.name: getattr(args, f.name) for f in fields(TrainConfig)})
+    summary = train(cfg, resume=args.resume, progress=not args.no_progress)
+    if summary.get("rank", 0) == 0:
+        print(json.dumps(summary))
+    if torch.distributed.is_initialized():
+        torch.distributed.destroy_process_group()
+    return summary
+
+
+if __name__ == "__main__":
+    main()
