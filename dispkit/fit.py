@@ -7,9 +7,10 @@ orientation and translation, in the *full* image with the camera ``f = √(w² +
 2. ``body``: everything.
 
 Data terms (:class:`DataTerm`): :class:`DenseTerm` (Eq. 7, the paper's: Geman-McClure over the visible
-vertices' 2D targets of Eq. 6) and :class:`KeypointTerm` (OpenPose BODY_25 with confidences). Reprojection
+vertices' 2D targets of Eq. 6), :class:`KeypointTerm` (OpenPose BODY_25 with confidences) and
+:class:`DensePoseTerm` (pixel -> body-surface correspondences). Reprojection
 residuals are scaled by the person's size (measured in a 224-pixel crop, as SPIN's fit sees a person) and
-weighted as in §4.1 (5.0 OpenPose, 0.4 ours with GMM/VPoser).
+weighted as in §4.1 (5.0 OpenPose, 0.4 ours, 0.002 DensePose with GMM/VPoser).
 
 Priors: :class:`GMMPrior` (SMPLify's mixture, from ``gmm_08.pkl`` by path, or the open mixture fitted to the
 kit's pose sampler), the shape regulariser ``||β||²`` and the bending term ``Σ exp(θ_i)`` of elbows and knees
@@ -36,8 +37,9 @@ import torch
 from dispkit.body import OPENPOSE_NAMES, BodyModel, BodyOutput
 from dispkit.camera import Camera
 
-__all__ = ["PARAM_NAMES", "DataTerm", "DenseTerm", "FitConfig", "FitResult", "GMMPrior", "KeypointTerm",
-           "bending_term", "gmof", "load_prior", "read_openpose_json", "smplify"]
+__all__ = ["PARAM_NAMES", "DataTerm", "DensePoseTerm", "DenseTerm", "FitConfig", "FitResult", "GMMPrior",
+           "KeypointTerm", "bending_term", "gmof", "load_prior", "predicted_dense_term", "read_openpose_json", "refine",
+           "smplify"]
 
 PARAM_NAMES = ("global_orient", "body_pose", "betas", "transl")
 PRIOR_DIR = Path(__file__).resolve().parent / "assets" / "priors"
@@ -104,10 +106,74 @@ class DenseTerm(DataTerm):
         self.weight, self.sigma = float(weight), float(sigma)
 
     def loss(self, out: BodyOutput, cam: Camera) -> torch.Tensor:
-        proj = cam.project(out.vertices)
+        # invisible vertices are replaced by the (detached) body centre before projecting: a vertex behind the
+        # camera must not send inf * 0 = NaN gradients through the masked sum
+        v = out.vertices
+        v = torch.where(self.visible[..., None], v, v.detach().mean(1, keepdim=True))
+        proj = cam.project(v)
         r = (proj - self.targets.to(proj.dtype)) * self.scale.to(proj.dtype)[:, None, None]
         rho = gmof(r, self.sigma).sum(-1)
-        return self.weight * (rho * self.visible).sum(1)
+        return self.weight * torch.where(self.visible, rho, torch.zeros_like(rho)).sum(1)  # w_i (NaN-safe)
+
+
+    @classmethod
+    def from_field(cls, field, face_index, bary, faces, init_vertices, cam: Camera, size=None, scale=None,
+                   **kw) -> DenseTerm:
+        """The dense term from a per-pixel field (predicted or GT) and the renderings of the initial mesh.
+
+        Eq. 5 (:func:`dispkit.displacement.pixels_to_vertices`) turns the field [B,H,W,2] into per-vertex
+        displacements and the visibility ``w_i``; Eq. 6 (:func:`~dispkit.displacement.vertex_targets`) adds the
+        projection of ``init_vertices`` by ``cam`` (the full-image camera). When the field lives in a crop,
+        ``scale`` [B] is crop pixels per full-image pixel: displacements are divided by it first.
+        """
+        from dispkit.displacement import pixels_to_vertices, vertex_targets
+
+        v, visible = pixels_to_vertices(field, face_index, bary, faces, init_vertices.shape[1])
+        if scale is not None:
+            v = v / torch.as_tensor(scale, dtype=v.dtype, device=v.device).reshape(-1, 1, 1)
+        return cls(vertex_targets(v, init_vertices, cam), visible, size=size, **kw)
+
+
+class DensePoseTerm(DataTerm):
+    """DensePose-style correspondences: image pixels ``x_n`` [B,N,2] matched to body-surface points (triangle
+    ``face_index`` [B,N] of ``faces``, barycentrics ``bary`` [B,N,3]); ``Σ_n ρ(π(Σ_k b_nk v_{f_n,k}) − x_n)``.
+
+    ``valid`` [B,N] marks real correspondences (default: ``face_index >= 0``); ``weight`` 0.002 as §4.1 (DensePose
+    gives a point per pixel, hence the small weight).
+    """
+
+    def __init__(self, pixels, face_index, bary, faces, valid=None, size=None, weight: float = 0.002,
+                 sigma: float = 100.0):
+        pixels = torch.as_tensor(pixels)
+        face_index = torch.as_tensor(face_index, device=pixels.device).long()
+        bary = torch.as_tensor(bary, device=pixels.device, dtype=pixels.dtype)
+        if pixels.ndim != 3 or pixels.shape[-1] != 2 or face_index.shape != pixels.shape[:2] or \
+                bary.shape != (*pixels.shape[:2], 3):
+            raise ValueError(f"pixels [B,N,2], face_index [B,N] and bary [B,N,3] expected, got "
+                             f"{tuple(pixels.shape)}, {tuple(face_index.shape)}, {tuple(bary.shape)}")
+        faces = torch.as_tensor(faces, device=pixels.device).long()
+        ok = (face_index >= 0) & (face_index < faces.shape[0]) & torch.isfinite(pixels).all(-1)
+        ok &= torch.isfinite(bary).all(-1)
+        if valid is not None:
+            ok &= torch.as_tensor(valid, device=pixels.device).bool()
+        self.pixels = torch.where(ok[..., None], pixels, torch.zeros_like(pixels))
+        self.corners = faces[face_index.clamp(min=0, max=faces.shape[0] - 1)]  # [B,N,3] vertex ids
+        # padding entries point at a real surface point (vertex 0 of face 0) so that projections stay finite
+        self.bary = torch.where(ok[..., None], bary, torch.tensor([1.0, 0.0, 0.0], dtype=bary.dtype,
+                                                                   device=bary.device))
+        self.ok = ok
+        self.valid = ok.any(1)
+        self.scale = _size_scale(size, pixels.shape[0], pixels.device, pixels.dtype)
+        self.weight, self.sigma = float(weight), float(sigma)
+
+    def loss(self, out, cam):
+        v = out.vertices
+        B, N = self.corners.shape[:2]
+        corners = torch.gather(v, 1, self.corners.reshape(B, N * 3, 1).expand(-1, -1, 3)).reshape(B, N, 3, 3)
+        points = (corners * self.bary.to(v.dtype)[..., None]).sum(2)
+        r = (cam.project(points) - self.pixels.to(v.dtype)) * self.scale.to(v.dtype)[:, None, None]
+        rho = gmof(r, self.sigma).sum(-1)
+        return self.weight * torch.where(self.ok, rho, torch.zeros_like(rho)).sum(1)
 
 
 # SPIN places the camera with the torso joints; neck and hips are ignored in its body stage (their definitions
@@ -150,7 +216,8 @@ class KeypointTerm(DataTerm):
     def _term(self, out, cam, conf):
         proj = cam.project(out.openpose)
         r = (proj - self.keypoints.to(proj.dtype)) * self.scale.to(proj.dtype)[:, None, None]
-        return self.weight * (conf ** 2 * gmof(r, self.sigma).sum(-1)).sum(1)
+        rho = conf ** 2 * gmof(r, self.sigma).sum(-1)
+        return self.weight * torch.where(conf > 0, rho, torch.zeros_like(rho)).sum(1)
 
     def loss(self, out, cam):
         return self._term(out, cam, self.confidence)
@@ -287,6 +354,7 @@ class FitResult:
     fitted: torch.Tensor | None = None            # [B] bool: the frame was optimised to the end
     messages: list = field(default_factory=list)  # one string per frame ("" when fine)
     seconds: float = 0.0
+    inputs: dict = field(default_factory=dict)    # what the data came from (refine: crops, views, field, box)
 
 
 def _total(body, params, cam, data, prior, cfg: FitConfig, stage: str):
@@ -397,3 +465,54 @@ def smplify(body: BodyModel, init: dict, cam: Camera, data: DataTerm, prior="gmm
     fitted = active & data.valid.to(active.device)
     return FitResult(params=params, vertices=out.vertices, joints=out.joints, losses=losses, fitted=fitted,
                      messages=messages, seconds=time.perf_counter() - t0)
+
+
+# --------------------------------------------------------------------------- the whole method
+
+def predicted_dense_term(image, init_vertices, cam: Camera, texture, body: BodyModel, net, box=None,
+                         weight: float = 0.4, sigma: float = 100.0) -> tuple[DenseTerm, dict]:
+    """§3.1 + Eq. 5-6 for full images: crop the person around the initial estimate, render it there with the
+    person's texture, predict the per-pixel field, and turn it into the dense term (in full-image pixels).
+
+    ``image`` [B,H,W,3] in [0,1]; ``init_vertices`` [B,V,3]; ``texture`` [S,S,3] or [B,S,S,3];
+    ``net`` a :class:`dispkit.net.DisplacementNet` or a name for :func:`dispkit.net.load_pretrained`;
+    ``box`` [B,4] (default: 1.25 x the projected initial mesh, square). Returns ``(term, extras)`` with the
+    crops, renderings, predicted field and box for inspection.
+    """
+    from dispkit import net as netmod
+    from dispkit.camera import box_from_points, crop_image
+    from dispkit.render import render
+
+    model = netmod.load_pretrained(net) if isinstance(net, str) else net
+    S = model.config.crop
+    image = torch.as_tensor(image)
+    if image.ndim != 4 or image.shape[-1] != 3:
+        raise ValueError(f"image must be [B,H,W,3], got {tuple(image.shape)}")
+    with torch.no_grad():
+        if box is None:
+            box = box_from_points(cam.project(init_vertices), scale=1.25)
+        crops = crop_image(image.permute(0, 3, 1, 2).float(), box, (S, S))
+        views = render(init_vertices, body, cam, texture=texture, box=box, size=(S, S))
+        field = model.predict(crops, views)
+    side = (box[:, 2] - box[:, 0]).to(field.dtype)
+    term = DenseTerm.from_field(field, views["face_index"], views["bary"], body.faces, init_vertices, cam,
+                                size=side / 1.25, scale=S / side, weight=weight, sigma=sigma)
+    return term, {"crops": crops, "views": views, "field": field, "box": box}
+
+
+def refine(image, init: dict, cam: Camera, texture, net="cpu", prior="gmm", body: BodyModel | None = None,
+           config: FitConfig | None = None, progress: bool = False) -> FitResult:
+    """The whole method in one call: predict the dense displacements of the initial estimate ``init`` in
+    ``image`` (§3.1), convert them to 2D vertex targets (Eq. 5, Eq. 6) and refine with SMPLify and the dense
+    term (Eq. 4, Eq. 7). ``image`` [B,H,W,3] (or [H,W,3]) full images, ``cam`` their full-image camera."""
+    from dispkit.body import load_body_model
+
+    body = body if body is not None else load_body_model("open")
+    image = torch.as_tensor(image)
+    image = image[None] if image.ndim == 3 else image
+    with torch.no_grad():
+        init_vertices = body(**{k: init[k] for k in PARAM_NAMES}).vertices
+    term, extras = predicted_dense_term(image, init_vertices, cam, texture, body, net)
+    result = smplify(body, init, cam, term, prior=prior, config=config, progress=progress)
+    result.inputs = extras
+    return result

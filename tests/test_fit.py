@@ -188,3 +188,64 @@ def test_lbfgs_option_also_fits(body):
     assert float(mpjpe(r.joints, out_gt.joints)) < 0.5 * float(mpjpe(body(**init).joints, out_gt.joints))
     with pytest.raises(ValueError, match="optimizer"):
         fit.smplify(body, init, cam, data, config=fit.FitConfig(optimizer="sgd"))
+
+
+def test_densepose_term_and_simulated_detections(body):
+    from dispkit.data import observations as obs
+    from dispkit.render import render
+
+    gt, init, cam = _problem(body, B=2, seed=4)
+    out_gt = body(**gt)
+    views = render(out_gt.vertices, body, cam, modalities=("mask", "face_index", "bary"))
+    dp = obs.gt_densepose(views, stride=3, generator=0)
+    assert dp["valid"].any(1).all() and (dp["face_index"][dp["valid"]] >= 0).all()
+    # GT correspondences: the GT body explains them to rasterisation precision (zero loss up to float error)
+    term = fit.DensePoseTerm(dp["pixels"], dp["face_index"], dp["bary"], body.faces, dp["valid"], size=300.0)
+    per_point = term.loss(out_gt, cam) / dp["valid"].sum(1) / term.weight
+    assert float(per_point.max()) < 1e-2
+    # (these random test poses are far from the GMM's poses: fit the term alone, with a weight for ~5k points)
+    term.weight = 0.05
+    r = fit.smplify(body, init, cam, term, prior=None, config=FAST)
+    assert (mpjpe(r.joints, out_gt.joints) < 0.75 * mpjpe(body(**init).joints, out_gt.joints)).all()
+    # noisy versions: same shapes, errors of the advertised size
+    noisy = obs.simulate_densepose(views, size=300.0, stride=3, generator=0)
+    assert noisy["pixels"].shape == dp["pixels"].shape and not torch.equal(noisy["bary"], dp["bary"])
+    kp = cam.project(out_gt.openpose)
+    kpn, conf = obs.simulate_keypoints(kp, torch.tensor([300.0, 300.0]), generator=0, outliers=0, swaps=0, missed=0)
+    err = (kpn - kp).norm(dim=-1)
+    assert 0.01 * 300 < float(err.mean()) < 0.08 * 300 and ((conf > 0) & (conf <= 1)).all()
+    assert torch.equal(obs.simulate_keypoints(kp, 300.0, generator=5)[0], obs.simulate_keypoints(kp, 300.0, 5)[0])
+    # a left/right swap exchanges the sides
+    sw, _ = obs.simulate_keypoints(kp, 300.0, generator=0, noise=0, outliers=0, swaps=1.0, missed=0)
+    torch.testing.assert_close(sw[:, 2], kp[:, 5].to(sw.dtype))  # RShoulder <- LShoulder
+
+
+def test_gt_dense_term_matches_the_gt_projection(body):
+    from dispkit.data import observations as obs
+
+    gt, init, cam = _problem(body, B=1, seed=5)
+    go, io = body(**gt), body(**init)
+    term = obs.gt_dense_term(body, go.vertices, io.vertices, cam, size=300.0)
+    vis = term.visible[0]
+    assert 1000 < int(vis.sum()) < body.num_vertices
+    err = (term.targets[0, vis] - cam.project(go.vertices)[0, vis]).norm(dim=-1)
+    assert float(err.median()) < 0.2  # Eq. 2 then Eq. 5 reproduce Eq. 1 at visible vertices (sub-pixel)
+
+
+def test_refine_runs_the_whole_method(body):
+    import dispkit
+    from dispkit import net
+    from dispkit.data.synthetic import make_scene
+
+    scene = make_scene(3, "pare-like", body=body)
+    model = net.build("cpu")  # untrained: this checks the plumbing, benchmarks/tables.py the accuracy
+    cfg = fit.FitConfig(camera_iters=2, body_iters=3)
+    r = dispkit.refine(scene.image, scene.init, scene.camera, scene.estimated_texture, net=model, body=body,
+                       config=cfg)
+    S = model.config.crop
+    assert r.inputs["field"].shape == (1, S, S, 2) and r.inputs["crops"].shape == (1, 3, S, S)
+    assert r.fitted.all() and all(torch.isfinite(v).all() for v in r.params.values())
+    assert set(r.losses) == {"camera", "body"}
+    with pytest.raises(ValueError, match=r"\[B,H,W,3\]"):
+        fit.predicted_dense_term(scene.image[..., :2][None], body(**scene.init).vertices, scene.camera,
+                                 scene.estimated_texture, body, model)
