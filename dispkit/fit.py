@@ -299,20 +299,31 @@ class GMMPrior(torch.nn.Module):
 
 
 def load_prior(prior="gmm") -> torch.nn.Module:
-    """A pose prior by name: ``"gmm"`` (the open mixture shipped with dispkit), ``"gmm:PATH"`` (SMPLify's
-    ``gmm_08.pkl`` or an npz), or a module ``prior(body_pose, betas) -> [B]`` given as is."""
-    if isinstance(prior, torch.nn.Module) or callable(prior) and not isinstance(prior, str):
+    """A pose prior by name.
+
+    ``"gmm"`` (the open mixture shipped with dispkit) or ``"gmm:PATH"`` (SMPLify's ``gmm_08.pkl``);
+    ``"vposer"`` (dispkit's open VPoser) or ``"vposer:PATH"`` (human_body_prior's V02 folder);
+    ``"cnf"`` (dispkit's conditional flow) or ``"cnf:PATH"``; or a module given as is: ``prior(body_pose, betas)
+    -> [B]``, or a latent prior with ``latent_init(init)`` and ``pose_from_latent(z, init)``.
+    """
+    if not isinstance(prior, str):
         return prior
-    prior = str(prior)
-    if prior == "gmm":
-        path = PRIOR_DIR / "gmm_open.npz"
-        if not path.is_file():
-            raise FileNotFoundError(f"the open GMM is missing from this installation ({path}); rebuild it with "
-                                    "`python data_scripts/fit_open_gmm.py`")
+    from dispkit.priors import ConditionalFlowPrior, VPoser
+
+    name, _, path = prior.partition(":")
+    path = os.path.expanduser(path) if path else None
+    if name == "gmm":
+        if path is None:
+            path = PRIOR_DIR / "gmm_open.npz"
+            if not path.is_file():
+                raise FileNotFoundError(f"the open GMM is missing from this installation ({path}); rebuild it with "
+                                        "`python data_scripts/fit_open_gmm.py`")
         return GMMPrior.from_file(path)
-    if prior.startswith("gmm:"):
-        return GMMPrior.from_file(os.path.expanduser(prior[4:]))
-    raise ValueError(f"unknown prior {prior!r}: use 'gmm', 'gmm:/path/to/gmm_08.pkl' or a module")
+    if name == "vposer":
+        return VPoser.load(path)
+    if name == "cnf":
+        return ConditionalFlowPrior.load(path)
+    raise ValueError(f"unknown prior {prior!r}: use 'gmm', 'vposer', 'cnf' (each optionally ':PATH') or a module")
 
 
 # elbows and knees in body_pose (axis-angle, 23 joints x 3): SMPLify's bending term, with its signs
@@ -340,6 +351,8 @@ class FitConfig:
     pose_prior_weight: float = 4.78 ** 2
     shape_weight: float = 5.0 ** 2
     bending_weight: float = 0.0     # SMPLify: 15.2 ** 2; off in the paper's modified version
+    latent_weight: float = 4.78 ** 2  # ||z||² of a latent prior (VPoser, cNF)
+    lr_latent: float = 0.05         # Adam's step for a latent code (a unit of z moves the pose far less than 1 rad)
     track_every: int = 1            # record the losses every N iterations
 
 
@@ -357,27 +370,37 @@ class FitResult:
     inputs: dict = field(default_factory=dict)    # what the data came from (refine: crops, views, field, box)
 
 
-def _total(body, params, cam, data, prior, cfg: FitConfig, stage: str):
+def _is_latent(prior) -> bool:
+    return prior is not None and hasattr(prior, "pose_from_latent") and hasattr(prior, "latent_init")
+
+
+def _total(body, params, cam, data, prior, cfg: FitConfig, stage: str, init=None):
+    params = dict(params)
+    z = params.pop("latent", None)
+    if z is not None:  # a latent prior: the body pose is decoded from z
+        params["body_pose"] = prior.pose_from_latent(z, init)
     out = body(**params)
     if stage == "camera":
         loss = data.camera_loss(out, cam)
     else:
         loss = data.loss(out, cam)
         loss = loss + cfg.shape_weight * params["betas"].pow(2).sum(-1)
-        if prior is not None and cfg.pose_prior_weight:
+        if z is not None:
+            loss = loss + cfg.latent_weight * z.pow(2).sum(-1)
+        elif prior is not None and cfg.pose_prior_weight:
             loss = loss + cfg.pose_prior_weight * prior(params["body_pose"], params["betas"])
         if cfg.bending_weight:
             loss = loss + cfg.bending_weight * bending_term(params["body_pose"])
     return loss
 
 
-def _step(opt, opt_params, body, leaves, cam, data, prior, cfg, stage, active) -> torch.Tensor:
+def _step(opt, opt_params, body, leaves, cam, data, prior, cfg, stage, active, init=None) -> torch.Tensor:
     """One optimiser step on the active frames; returns the per-frame losses [B] it evaluated (first call)."""
     seen = []
 
     def closure():
         opt.zero_grad()
-        per_frame = _total(body, leaves, cam, data, prior, cfg, stage)
+        per_frame = _total(body, leaves, cam, data, prior, cfg, stage, init)
         per_frame = torch.where(active, per_frame, torch.zeros_like(per_frame))
         seen.append(per_frame.detach())
         total = per_frame[torch.isfinite(per_frame)].sum()
@@ -429,36 +452,52 @@ def smplify(body: BodyModel, init: dict, cam: Camera, data: DataTerm, prior="gmm
     active = data.valid.to(body.device).clone()     # frames being optimised
     messages = ["" if bool(v) else "no usable data (no visible vertex / confident keypoint): left unchanged"
                 for v in data.valid]
+    latent = _is_latent(pose_prior)
+    init_params = {k: v.clone() for k, v in params.items()}
+    if latent:
+        pose_prior.eval()
+        for p in pose_prior.parameters():
+            p.requires_grad_(False)
     last_good = {k: v.clone() for k, v in params.items()}
     losses = {}
+    body_names = ("global_orient", "betas", "transl", "latent") if latent else PARAM_NAMES
     stages = [("camera", ("global_orient", "transl"), cfg.camera_iters, cfg.lr_camera),
-              ("body", PARAM_NAMES, cfg.body_iters, cfg.lr_body)]
+              ("body", body_names, cfg.body_iters, cfg.lr_body)]
     for stage, names, iters, lr in stages:
         if iters <= 0 or not bool(active.any()):
             continue
-        leaves = {k: params[k].clone().requires_grad_(k in names) for k in PARAM_NAMES}
+        if "latent" in names:  # start the latent at the code of the current pose (frames keep theirs)
+            last_good["latent"] = pose_prior.latent_init(dict(params)).to(body.dtype)
+        decoded = {"body_pose"} if "latent" in names else set()  # the pose comes from the latent code
+        leaves = {k: last_good[k].clone().requires_grad_(k in names) for k in last_good if k not in decoded}
         opt_params = [leaves[k] for k in names]
         if cfg.optimizer == "adam":
-            opt = torch.optim.Adam(opt_params, lr=lr)
+            opt = torch.optim.Adam([{"params": [leaves[k]], "lr": cfg.lr_latent if k == "latent" else lr}
+                                    for k in names])
         else:
             opt = torch.optim.LBFGS(opt_params, lr=1.0, max_iter=20, line_search_fn="strong_wolfe")
         curve = []
         for it in tqdm(range(iters), desc=f"SMPLify {stage}", disable=not progress, leave=False):
-            per_frame = _step(opt, opt_params, body, leaves, cam, data, pose_prior, cfg, stage, active)
+            per_frame = _step(opt, opt_params, body, leaves, cam, data, pose_prior, cfg, stage, active,
+                              init_params)
             bad = active & ~torch.isfinite(per_frame)
             with torch.no_grad():
-                for k in PARAM_NAMES:
-                    v = leaves[k]
+                for v in leaves.values():
                     bad = bad | (active & ~torch.isfinite(v).all(-1))
                 for b in torch.nonzero(bad).flatten().tolist():
                     messages[b] = f"non-finite loss in the {stage} stage at iteration {it}: stopped there"
                 active &= ~bad
-                for k in PARAM_NAMES:  # stopped / inactive frames keep their last finite parameters
-                    leaves[k].data[~active] = last_good[k][~active]
-                    last_good[k][active] = leaves[k].data[active]
+                for k, v in leaves.items():  # stopped / inactive frames keep their last finite parameters
+                    v.data[~active] = last_good[k][~active]
+                    last_good[k][active] = v.data[active]
             if it % cfg.track_every == 0 or it == iters - 1:
                 curve.append(per_frame.cpu())
         losses[stage] = torch.stack(curve) if curve else torch.zeros(0, B)
+        if "latent" in last_good:
+            with torch.no_grad():
+                pose = pose_prior.pose_from_latent(last_good.pop("latent"), init_params)
+            # frames that never ran (no data) keep their initial pose exactly
+            last_good["body_pose"] = torch.where(data.valid.to(pose.device)[:, None], pose, last_good["body_pose"])
         params = {k: last_good[k].clone() for k in PARAM_NAMES}
     with torch.no_grad():
         out = body(**params)
