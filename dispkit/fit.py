@@ -37,9 +37,9 @@ import torch
 from dispkit.body import OPENPOSE_NAMES, BodyModel, BodyOutput
 from dispkit.camera import Camera
 
-__all__ = ["PARAM_NAMES", "DataTerm", "DensePoseTerm", "DenseTerm", "FitConfig", "FitResult", "GMMPrior",
-           "KeypointTerm", "bending_term", "gmof", "load_prior", "predicted_dense_term", "read_openpose_json", "refine",
-           "smplify"]
+__all__ = ["DATA_WEIGHTS", "PARAM_NAMES", "DataTerm", "DensePoseTerm", "DenseTerm", "FitConfig", "FitResult",
+           "GMMPrior", "KeypointTerm", "bending_term", "gmof", "load_prior", "predicted_dense_term",
+           "read_openpose_json", "refine", "smplify"]
 
 PARAM_NAMES = ("global_orient", "body_pose", "betas", "transl")
 PRIOR_DIR = Path(__file__).resolve().parent / "assets" / "priors"
@@ -47,6 +47,15 @@ GMM_HELP = ("SMPLify's gmm_08.pkl comes with SMPLify (https://smplify.is.tue.mpg
             "(fetch_data.sh); pass its path as prior='gmm:/path/to/gmm_08.pkl'. Without it, the open mixture "
             "shipped with dispkit (prior='gmm') is used.")
 REFERENCE_SIZE = 224.0  # residuals are measured as if the person filled a 224-pixel crop (SPIN's fitting size)
+
+
+#: §4.1's multipliers of the reprojection terms, per data term and pose prior (the paper raises none for OpenPose
+#: with the cNF: "we only adjust the weight of the reprojection term" for the dense and DensePose terms)
+DATA_WEIGHTS = {
+    "keypoints": {"gmm": 5.0, "vposer": 5.0, "cnf": 5.0},
+    "dense": {"gmm": 0.4, "vposer": 0.4, "cnf": 0.04},
+    "densepose": {"gmm": 0.002, "vposer": 0.002, "cnf": 0.002},
+}
 
 
 def gmof(residual: torch.Tensor, sigma: float) -> torch.Tensor:

@@ -52,8 +52,31 @@ def check_04_pixel_to_vertex(r):
     assert r["noisy_targets_to_gt_px"] < r["noisy_pixel_epe_px"] and r["pixels_per_visible_vertex"] > 0.5
 
 
+def check_03_network_training(r):
+    assert r["train_steps"] == 12 and r["train_samples_per_s"] > 0
+    assert 0 < r["last_loss"] < 10 and 0 < r["first_loss"] < 10
+    assert r["zero_field_epe_px"] > 0.5 and r["n_eval"] == 3
+    assert set(r["epe_px"]) == set(r["shipped"])
+    if "cpu_full" in r["shipped"]:  # the shipped network beats predicting no displacement
+        assert r["ratio_to_zero_field"]["cpu_full"] < 1.0
+    assert r["params_cpu"] < 1_000_000
+
+
+def check_05_smplify_priors(r):
+    m = r["metrics_mm"]
+    assert all(r["fitted"].values())
+    # GT dense displacements constrain the body better than GT keypoints, and both beat the initial estimate
+    assert m["+GMM (Ours GT)"]["MPJPE"] < m["+GMM (OP GT)"]["MPJPE"] < m["init"]["MPJPE"]
+    assert m["+GMM (Ours GT)"]["PVE"] < 0.6 * m["init"]["PVE"]
+    assert r["visible_vertices"]["Ours"] > 300 and r["visible_vertices"]["Ours GT"] > 1000
+    rows = r["table_rows"]["pare-like"]
+    assert {"init", "+GMM (OP GT)", "+GMM (Ours GT)", "+GMM (OP)", "+GMM (DP)"} <= set(rows)
+    assert r["table_n_scenes"] == 2
+
+
 CHECKS = {"00_quickstart": check_00_quickstart, "01_rendering_modalities": check_01_rendering_modalities,
-          "02_gt_displacements": check_02_gt_displacements, "04_pixel_to_vertex": check_04_pixel_to_vertex}
+          "02_gt_displacements": check_02_gt_displacements, "04_pixel_to_vertex": check_04_pixel_to_vertex,
+          "03_network_training": check_03_network_training, "05_smplify_priors": check_05_smplify_priors}
 
 NOTEBOOKS = list_notebooks()
 
