@@ -354,7 +354,7 @@ class FitConfig:
 
     camera_iters: int = 30
     body_iters: int = 100
-    optimizer: str = "adam"         # "adam" (frames independent) or "lbfgs"
+    optimizer: str = "adam"         # "adam" (frames independent) or "lbfgs" (one line search for the batch)
     lr_camera: float = 0.01
     lr_body: float = 0.01
     pose_prior_weight: float = 4.78 ** 2
