@@ -1,6 +1,6 @@
 """Throughput of the on-the-fly training data (dispkit.data.training.DisplacementDataset).
 
-Samples per second at the cpu config's 64² crops and the paper's 256² crops, in one process and with 2
+Samples per second at the cpu config's 64² crops and the paper's 256² crops, in one process and with 1 or 2
 DataLoader worker processes (spawned; this machine has 2 cores), plus the time split of one sample.
 
     python benchmarks/bench_dataset.py [--quick]
@@ -30,10 +30,15 @@ RESULTS = ROOT / "benchmarks" / "results" / "dataset.json"
 
 
 def rate(ds, n, workers, batch=8):
+    from dispkit.train import _single_threaded_worker
+
+    # as dispkit.train does: spawned workers rendering with one thread each (no oversubscription)
     loader = torch.utils.data.DataLoader(ds, batch_size=batch, sampler=range(1000, 1000 + n), num_workers=workers,
-                                         multiprocessing_context="spawn" if workers else None)
+                                         multiprocessing_context="spawn" if workers else None,
+                                         worker_init_fn=_single_threaded_worker if workers else None)
     it = iter(loader)
-    next(it)  # worker start-up and first batch are not counted
+    for _ in range(max(1, workers)):  # worker start-up (each worker's first batch) is not counted
+        next(it)
     t0 = time.perf_counter()
     count = 0
     for b in it:
@@ -52,9 +57,9 @@ def main(argv=None):
     for crop in (64, 256):
         ds = DisplacementDataset(crop=crop, seed=0)
         ds[0]
-        for workers in (0, 2):
+        for workers in (0, 1, 2):
             m = n if crop == 64 else n // 4
-            r = rate(ds, m + 8, workers)
+            r = rate(ds, m + 8 * max(1, workers), workers)
             result["rows"].append({"crop": crop, "workers": workers, "samples_per_s": r})
             print(f"crop {crop:3d}², {workers} workers: {r:6.1f} samples/s", flush=True)
     result["machine"]["loadavg_end"] = os.getloadavg()
