@@ -8,13 +8,15 @@ orientation and translation, in the *full* image with the camera ``f = √(w² +
 
 Data terms (:class:`DataTerm`): :class:`DenseTerm` (Eq. 7, the paper's: Geman-McClure over the visible
 vertices' 2D targets of Eq. 6), :class:`KeypointTerm` (OpenPose BODY_25 with confidences) and
-:class:`DensePoseTerm` (pixel -> body-surface correspondences). Reprojection
-residuals are scaled by the person's size (measured in a 224-pixel crop, as SPIN's fit sees a person) and
-weighted as in §4.1 (5.0 OpenPose, 0.4 ours, 0.002 DensePose with GMM/VPoser).
+:class:`DensePoseTerm` (pixel -> body-surface correspondences). Reprojection residuals are scaled by the
+person's size (measured in a 224-pixel crop, as SPIN's fit sees a person) and weighted as in §4.1
+(:data:`DATA_WEIGHTS`: 5.0 OpenPose, 0.4 ours, 0.002 DensePose with GMM/VPoser; 0.04 ours with the cNF).
 
-Priors: :class:`GMMPrior` (SMPLify's mixture, from ``gmm_08.pkl`` by path, or the open mixture fitted to the
-kit's pose sampler), the shape regulariser ``||β||²`` and the bending term ``Σ exp(θ_i)`` of elbows and knees
-(off by default, as in the paper's modified SMPLify). The camera-depth term of SPIN's implementation is left
+Priors (:func:`load_prior`): :class:`GMMPrior` (SMPLify's mixture, from ``gmm_08.pkl`` by path, or the open
+mixture fitted to the kit's pose sampler), and the latent priors of :mod:`dispkit.priors` (VPoser, the
+conditional flow "cNF"), for which the body stage optimises the latent code with ``||z||²`` instead of the
+pose; the shape regulariser ``||β||²`` and the bending term ``Σ exp(θ_i)`` of elbows and knees (off by default,
+as in the paper's modified SMPLify). The camera-depth term of SPIN's implementation is left
 out, as the paper does.
 
 Frames are independent (Adam updates each parameter element on its own, and every frame's loss depends only
