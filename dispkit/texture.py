@@ -1,0 +1,150 @@
+"""Texture estimation by back-projection (§4, data pre-processing; Fig. 3).
+
+*"We generate texture maps by back-projecting the image colors from multiple frames to all visible
+vertices."* The kit does it in three steps:
+
+1. :func:`backproject` -- for every frame, the image colour of each visible vertex: the barycentric-weighted
+   mean of the pixels whose visible triangle contains it (the same scatter as Eq. 5,
+   :func:`dispkit.displacement.pixels_to_vertices`, applied to the image instead of a displacement field);
+2. the per-vertex **median** over the frames that saw the vertex;
+3. :func:`bake_uv` -- rasterise the mesh in UV space (the rasteriser of :mod:`dispkit.render`) and interpolate
+   the vertex colours into a texture map stored like an image (row 0 = top, the convention of
+   :func:`dispkit.render.render`). Vertices no frame saw get the mean colour of the seen vertices of their body
+   part (or of all seen vertices), and are reported.
+
+:func:`estimate_texture` chains them; :func:`texture_error` compares a texture with the true one.
+"""
+from __future__ import annotations
+
+import torch
+
+from dispkit.displacement import pixels_to_vertices
+
+__all__ = ["backproject", "bake_uv", "estimate_texture", "sample_at_vertices", "texture_error"]
+
+
+@torch.no_grad()
+def backproject(images, vertices, cam, body, min_weight: float = 0.05) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per-frame vertex colours from images: ``images`` [N,H,W,3] in [0,1], ``vertices`` [N,V,3] (the person's
+    fitted or GT meshes), ``cam`` batch 1 or N (full-image cameras). Returns ``(colors [N,V,3], seen [N,V])``;
+    a vertex counts as seen when its accumulated barycentric weight exceeds ``min_weight`` (a fraction of a
+    pixel)."""
+    from dispkit.render import render
+
+    images = torch.as_tensor(images).float()
+    if images.ndim != 4 or images.shape[-1] != 3:
+        raise ValueError(f"images must be [N,H,W,3], got {tuple(images.shape)}")
+    vertices = torch.as_tensor(vertices).float()
+    if vertices.ndim != 3 or vertices.shape[0] != images.shape[0]:
+        raise ValueError(f"vertices must be [N,V,3] with one mesh per image, got {tuple(vertices.shape)}")
+    views = render(vertices, body, cam, modalities=("mask", "face_index", "bary"))
+    if views["face_index"].shape[1:] != images.shape[1:3]:
+        raise ValueError(f"the camera renders {tuple(views['face_index'].shape[1:])}, the images are "
+                         f"{tuple(images.shape[1:3])}")
+    return pixels_to_vertices(images, views["face_index"], views["bary"], body.faces, vertices.shape[1],
+                              min_weight=min_weight)
+
+
+def _median_over_frames(colors, seen):
+    x = torch.where(seen[..., None], colors, torch.full_like(colors, float("nan")))
+    med = torch.nanmedian(x, dim=0).values  # [V,3]
+    ok = seen.any(0)
+    return torch.where(ok[:, None], med, torch.zeros_like(med)), ok, seen.sum(0)
+
+
+def _fill_unseen(colors, ok, part_labels):
+    """Unseen vertices take the mean colour of the seen vertices of their part, else of all seen vertices."""
+    out = colors.clone()
+    if not bool(ok.any()):
+        return out.fill_(0.5)
+    overall = colors[ok].mean(0)
+    if part_labels is None:
+        out[~ok] = overall
+        return out
+    parts = part_labels.long()
+    P = int(parts.max()) + 1
+    sums = torch.zeros(P, 3).index_add_(0, parts[ok], colors[ok])
+    counts = torch.zeros(P).index_add_(0, parts[ok], torch.ones(int(ok.sum())))
+    means = torch.where(counts[:, None] > 0, sums / counts.clamp(min=1)[:, None], overall)
+    out[~ok] = means[parts[~ok]]
+    return out
+
+
+@torch.no_grad()
+def bake_uv(vertex_colors, body, size: int = 512, uv=None) -> torch.Tensor:
+    """A UV texture map [size,size,3] (row 0 = top) from vertex colours [V,3], by rasterising the mesh in UV
+    space. Texels no triangle covers are given the nearest covered colour along their row, then column (seams
+    and gaps stay continuous under bilinear lookup)."""
+    from dispkit.render import _texture_uv, interpolate, rasterize
+
+    vt, ft = _texture_uv(uv if uv is not None else body.uv)
+    vt, ft = vt.float(), ft.long()
+    faces = torch.as_tensor(body.faces).long()
+    # colour per texture vertex: the colour of the mesh vertex at the same triangle corner
+    per_vt = torch.zeros(vt.shape[0], 3)
+    per_vt[ft.reshape(-1)] = torch.as_tensor(vertex_colors).float()[faces.reshape(-1)]
+    # texel (r, k) has its centre at uv = ((k + .5)/S, (r + .5)/S) (image rows); the rasteriser puts row r at
+    # y_ndc = 2 (r + .5)/S - 1, so clip = (2u - 1, 2v - 1)
+    pos = torch.cat([vt * 2 - 1, torch.zeros(vt.shape[0], 1), torch.ones(vt.shape[0], 1)], 1)
+    rast = rasterize(pos[None], ft.int(), (size, size))
+    tex = interpolate(per_vt[None], rast, ft.int())[0]                                    # [S,S,3]
+    covered = rast[0, ..., 3] > 0
+    return _dilate(tex, covered)
+
+
+def _dilate(tex, covered, steps: int = 64):
+    """Grow covered texels into uncovered ones (4-neighbour mean), then fill the rest with the mean colour."""
+    tex, cov = tex.clone(), covered.clone()
+    for _ in range(steps):
+        if bool(cov.all()):
+            break
+        t = tex * cov[..., None]
+        c = cov.float()
+        pad_t = torch.nn.functional.pad(t.permute(2, 0, 1), (1, 1, 1, 1))
+        pad_c = torch.nn.functional.pad(c[None], (1, 1, 1, 1))
+        s = pad_t[:, :-2, 1:-1] + pad_t[:, 2:, 1:-1] + pad_t[:, 1:-1, :-2] + pad_t[:, 1:-1, 2:]
+        n = pad_c[:, :-2, 1:-1] + pad_c[:, 2:, 1:-1] + pad_c[:, 1:-1, :-2] + pad_c[:, 1:-1, 2:]
+        grow = (~cov) & (n[0] > 0)
+        tex[grow] = (s / n.clamp(min=1)).permute(1, 2, 0)[grow]
+        cov = cov | grow
+    if not bool(cov.all()):
+        tex[~cov] = tex[cov].mean(0) if bool(cov.any()) else 0.5
+    return tex
+
+
+def estimate_texture(images, vertices, cam, body, size: int = 512) -> tuple[torch.Tensor, dict]:
+    """The person's texture from several frames (§4): back-projection, per-vertex median, UV baking.
+
+    ``images`` [N,H,W,3], ``vertices`` [N,V,3] (the person's meshes in those frames), ``cam`` (batch 1 or N).
+    Returns ``(texture [size,size,3], info)`` with ``vertex_colors`` [V,3], ``seen`` [V] (seen in at least one
+    frame), ``views_per_vertex`` [V] and ``coverage`` (fraction of vertices seen).
+    """
+    colors, seen = backproject(images, vertices, cam, body)
+    med, ok, count = _median_over_frames(colors, seen)
+    filled = _fill_unseen(med, ok, getattr(body, "part_labels", None))
+    tex = bake_uv(filled, body, size)
+    return tex, {"vertex_colors": filled, "seen": ok, "views_per_vertex": count,
+                 "coverage": float(ok.float().mean())}
+
+
+@torch.no_grad()
+def sample_at_vertices(tex, body) -> torch.Tensor:
+    """A texture map's colour at every mesh vertex's UV [V,3] (bilinear; a seam vertex takes one of its UVs)."""
+    from dispkit.render import _texture_uv, texture
+
+    vt, ft = _texture_uv(body.uv)
+    faces = torch.as_tensor(body.faces).long()
+    vuv = torch.zeros(int(faces.max()) + 1, 2)
+    vuv[faces.reshape(-1)] = vt.float()[ft.long().reshape(-1)]
+    return texture(torch.as_tensor(tex).float()[None], vuv[None, None])[0, 0]
+
+
+@torch.no_grad()
+def texture_error(estimated, true, body, seen=None) -> dict:
+    """Mean absolute colour error (0-255 scale) between two texture maps at the mesh vertices' UVs: over all
+    vertices and over the ``seen`` ones [V] (if given)."""
+    err = (sample_at_vertices(estimated, body) - sample_at_vertices(true, body)).abs().mean(-1) * 255
+    out = {"mean_abs_error_255": float(err.mean())}
+    if seen is not None:
+        out["seen_mean_abs_error_255"] = float(err[seen].mean()) if bool(seen.any()) else float("nan")
+    return out
