@@ -20,7 +20,7 @@ import torch
 
 from dispkit.displacement import pixels_to_vertices
 
-__all__ = ["backproject", "bake_uv", "estimate_texture", "sample_at_vertices", "texture_error"]
+__all__ = ["backproject", "bake_uv", "degrade", "estimate_texture", "sample_at_vertices", "texture_error"]
 
 
 @torch.no_grad()
@@ -148,3 +148,18 @@ def texture_error(estimated, true, body, seen=None) -> dict:
     if seen is not None:
         out["seen_mean_abs_error_255"] = float(err[seen].mean()) if bool(seen.any()) else float("nan")
     return out
+
+
+def degrade(texture, kind: str, sigma: float, generator=None) -> torch.Tensor:
+    """The texture perturbations of Table 3: ``kind="noise"`` adds pixel-wise Gaussian noise N(0, sigma) and
+    ``kind="brightness"`` one global offset N(0, sigma) to every texel (sigma on the 0-255 scale); clamped to
+    [0, 1]. ``generator``: a torch.Generator or a seed."""
+    tex = torch.as_tensor(texture).float()
+    g = generator if isinstance(generator, torch.Generator) else torch.Generator().manual_seed(int(generator or 0))
+    if kind == "noise":
+        delta = torch.randn(tex.shape, generator=g) * sigma / 255
+    elif kind == "brightness":
+        delta = torch.randn((), generator=g) * sigma / 255
+    else:
+        raise ValueError(f"kind must be 'noise' or 'brightness', got {kind!r}")
+    return (tex + delta).clamp(0, 1)

@@ -60,3 +60,29 @@ def test_backproject_bad_input(body):
         T.backproject(torch.zeros(3, 240, 320, 3), verts, cam, body)
     with pytest.raises(ValueError, match="the camera renders"):
         T.backproject(torch.zeros(2, 100, 100, 3), verts, cam, body)
+
+
+def test_degradations():
+    tex = torch.full((32, 32, 3), 0.5)
+    noisy = T.degrade(tex, "noise", 30, 0)
+    assert abs(float((noisy - tex).std()) * 255 - 30) < 3  # pixel-wise N(0, 30) on the 0-255 scale
+    bright = T.degrade(tex, "brightness", 50, 1)
+    shift = bright - tex
+    assert float(shift.std()) < 1e-6 and float(shift.abs().max()) > 0  # one global offset
+    assert torch.equal(T.degrade(tex, "noise", 10, 3), T.degrade(tex, "noise", 10, 3))
+    assert T.degrade(torch.ones(4, 4, 3), "brightness", 200, 2).max() <= 1
+    with pytest.raises(ValueError, match="noise"):
+        T.degrade(tex, "blur", 1)
+
+
+def test_reference_frames_estimate_the_scene_texture(body):
+    from dispkit.data.synthetic import make_scene, reference_frames
+
+    scene = make_scene(5, body=body)
+    imgs, verts, cam = reference_frames(scene, 3, body)
+    assert imgs.shape == (3, scene.height, scene.width, 3) and verts.shape == (3, body.num_vertices, 3)
+    est, info = T.estimate_texture(imgs, verts, cam, body, size=128)
+    own = T.texture_error(est, scene.texture, body, info["seen"])["seen_mean_abs_error_255"]
+    other = T.texture_error(est, make_scene(6, body=body).texture, body, info["seen"])["seen_mean_abs_error_255"]
+    assert own < other  # (shading and background at silhouettes make it far from exact)
+    assert torch.equal(reference_frames(scene, 3, body)[0], imgs)  # deterministic per scene

@@ -48,7 +48,8 @@ from dispkit.camera import Camera, box_from_points
 
 __all__ = ["ANATOMICAL_LIMITS", "KEY_POSES", "POSE_KINDS", "REGRESSOR_PRESETS", "Scene", "estimated_texture",
            "euler_to_axis_angle", "make_background", "make_scene", "make_texture", "sample_euler_pose",
-           "sample_params", "sample_pose", "scene_params", "simulate_regressor", "texture_part_map"]
+           "reference_frames", "sample_params", "sample_pose", "scene_params", "simulate_regressor",
+           "texture_part_map"]
 
 BODY_JOINTS = SMPL_JOINT_NAMES[1:]             # the 23 joints of body_pose, in order
 _J = {name: i for i, name in enumerate(BODY_JOINTS)}
@@ -742,3 +743,34 @@ def make_scene(seed: int, regressor="pare-like", width: int = 320, height: int =
                  gt=gt, init=init, texture=tex, estimated_texture=est, background=bg, light=light,
                  kind=meta["kind"], meta={"yaw": meta["yaw"], "euler": meta["euler"], "ambient": ambient,
                                           "noise_std": sd, "hidden": hidden})
+
+
+def reference_frames(scene: Scene, n: int = 4, body=None, generator=None) -> tuple[torch.Tensor, torch.Tensor, Camera]:
+    """Other frames of the scene's person (same shape and clothing): ``n`` new poses, turned by ``n`` evenly
+    spaced yaws (plus noise) so that every side is seen, shaded over new backgrounds -- the "multiple frames"
+    that the paper back-projects textures from (:func:`dispkit.texture.estimate_texture`).
+
+    Returns ``(images [n,H,W,3], gt_vertices [n,V,3], camera)``. ``generator``: a NumPy Generator or seed
+    (default: derived from the scene's seed).
+    """
+    from dispkit.render import render
+
+    body = _get_body(body)
+    rng = _rng(generator if generator is not None else np.random.default_rng([scene.seed, 3]))
+    H, W = scene.height, scene.width
+    images, verts = [], []
+    for k in range(int(n)):
+        params, cam, _ = sample_params(rng, body, W, H)
+        yaw = 2 * math.pi * k / n + rng.normal(0, 0.2)
+        R = Rotation.from_rotvec(params["global_orient"][0].double().numpy()) * Rotation.from_rotvec([0, yaw, 0])
+        params["global_orient"] = torch.as_tensor(R.as_rotvec()[None], dtype=torch.float32)
+        params["betas"] = scene.gt["betas"]
+        with torch.no_grad():
+            v = body(**params).vertices
+            v = v - v.mean(1, keepdim=True) + body(**scene.gt).vertices.mean(1, keepdim=True)  # keep the framing
+            r = render(v, body, scene.camera, texture=scene.texture, modalities=("rgb", "normal", "mask"))
+        bg = make_background(rng, H, W)
+        img, *_ = shade_and_composite(r["rgb"][0], r["normal"][0], r["mask"][0], bg, rng)
+        images.append(img)
+        verts.append(v[0])
+    return torch.stack(images), torch.stack(verts), scene.camera
