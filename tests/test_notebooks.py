@@ -74,9 +74,18 @@ def check_05_smplify_priors(r):
     assert r["table_n_scenes"] == 2
 
 
+def check_06_texture_ablations(r):
+    assert 0.2 < r["coverage"] < 1.0
+    # the back-projected texture is closer to the person's own texture than another person's is
+    assert r["seen_error_255"] < r["wrong_texture_error_255"]
+    assert len(r["table_variants"]) == 8 and r["table_n_scenes"] == 2
+    assert all(0 < e < 50 for e in r["table_epe_px"].values())
+
+
 CHECKS = {"00_quickstart": check_00_quickstart, "01_rendering_modalities": check_01_rendering_modalities,
           "02_gt_displacements": check_02_gt_displacements, "04_pixel_to_vertex": check_04_pixel_to_vertex,
-          "03_network_training": check_03_network_training, "05_smplify_priors": check_05_smplify_priors}
+          "03_network_training": check_03_network_training, "05_smplify_priors": check_05_smplify_priors,
+          "06_texture_ablations": check_06_texture_ablations}
 
 NOTEBOOKS = list_notebooks()
 
