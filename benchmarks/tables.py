@@ -71,7 +71,7 @@ def _cat(items, key):
     return {k: torch.cat([getattr(s, key)[k] for s in items]) for k in fit.PARAM_NAMES}
 
 
-def data_terms(chunk, body, tables, net, prior_weights):
+def data_terms(chunk, body, tables, net):
     """The data terms of every method for a chunk of scenes (same camera)."""
     cam = chunk[0].camera
     gt, init = _cat(chunk, "gt"), _cat(chunk, "init")
@@ -134,7 +134,7 @@ def main(argv=None):
         for c0 in range(0, len(items), args.batch):
             chunk = items[c0:c0 + args.batch]
             tabs = [t for t in args.tables if t == 2 or c0 < (args.n if args.n1 is None else args.n1)]
-            cam, init, go, io, terms = data_terms(chunk, body, tabs, net, None)
+            cam, init, go, io, terms = data_terms(chunk, body, tabs, net)
             m0 = evaluate(io.vertices, go.vertices, io.joints, go.joints, per_frame=True)
             for m in METRICS:
                 init_m[m] += m0[m].tolist()

@@ -544,9 +544,11 @@ def predicted_dense_term(image, init_vertices, cam: Camera, texture, body: BodyM
         crops = crop_image(image.permute(0, 3, 1, 2).float(), box, (S, S))
         views = render(init_vertices, body, cam, texture=texture, box=box, size=(S, S))
         field = model.predict(crops, views)
+        person = box_from_points(cam.project(init_vertices), scale=1.0)  # the person's extent, whatever the box
     side = (box[:, 2] - box[:, 0]).to(field.dtype)
     term = DenseTerm.from_field(field, views["face_index"], views["bary"], body.faces, init_vertices, cam,
-                                size=side / 1.25, scale=S / side, weight=weight, sigma=sigma)
+                                size=(person[:, 2] - person[:, 0]).to(field.dtype), scale=S / side, weight=weight,
+                                sigma=sigma)
     return term, {"crops": crops, "views": views, "field": field, "box": box}
 
 

@@ -758,6 +758,8 @@ def reference_frames(scene: Scene, n: int = 4, body=None, generator=None) -> tup
     body = _get_body(body)
     rng = _rng(generator if generator is not None else np.random.default_rng([scene.seed, 3]))
     H, W = scene.height, scene.width
+    with torch.no_grad():
+        centre = body(**scene.gt).vertices.mean(1, keepdim=True)  # keep the scene's framing
     images, verts = [], []
     for k in range(int(n)):
         params, cam, _ = sample_params(rng, body, W, H)
@@ -767,7 +769,7 @@ def reference_frames(scene: Scene, n: int = 4, body=None, generator=None) -> tup
         params["betas"] = scene.gt["betas"]
         with torch.no_grad():
             v = body(**params).vertices
-            v = v - v.mean(1, keepdim=True) + body(**scene.gt).vertices.mean(1, keepdim=True)  # keep the framing
+            v = v - v.mean(1, keepdim=True) + centre
             r = render(v, body, scene.camera, texture=scene.texture, modalities=("rgb", "normal", "mask"))
         bg = make_background(rng, H, W)
         img, *_ = shade_and_composite(r["rgb"][0], r["normal"][0], r["mask"][0], bg, rng)
