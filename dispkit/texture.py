@@ -20,7 +20,8 @@ import torch
 
 from dispkit.displacement import pixels_to_vertices
 
-__all__ = ["backproject", "bake_uv", "degrade", "estimate_texture", "sample_at_vertices", "texture_error"]
+__all__ = ["backproject", "bake_uv", "degrade", "estimate_texture", "sample_at_vertices", "scene_texture",
+           "texture_error"]
 
 
 @torch.no_grad()
@@ -125,6 +126,18 @@ def estimate_texture(images, vertices, cam, body, size: int = 512) -> tuple[torc
     tex = bake_uv(filled, body, size)
     return tex, {"vertex_colors": filled, "seen": ok, "views_per_vertex": count,
                  "coverage": float(ok.float().mean())}
+
+
+def scene_texture(scene, frames: int = 4, size: int | None = None, body=None) -> tuple[torch.Tensor, dict]:
+    """A synthetic scene's person texture estimated the paper's way: back-projected (:func:`estimate_texture`)
+    from ``frames`` other frames of the same person (:func:`dispkit.data.synthetic.reference_frames`, GT meshes).
+    ``size`` defaults to the scene's texture size. Returns ``(texture [S,S,3], info)`` like
+    :func:`estimate_texture`."""
+    from dispkit.data.synthetic import _get_body, reference_frames
+
+    body = _get_body(body)
+    images, vertices, cam = reference_frames(scene, frames, body)
+    return estimate_texture(images, vertices, cam, body, size=int(size or scene.texture.shape[0]))
 
 
 @torch.no_grad()

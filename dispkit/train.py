@@ -56,6 +56,8 @@ class TrainConfig:
     dataset: str = "synthetic"     # the training data (only "synthetic" ships)
     crop: int = 0                  # crop size; 0 = the network config's crop
     threads: int = 0               # torch threads of the training process (0 = torch's default)
+    texture: str = "backprojected"  # texture behind the RGB rendering: backprojected (§4) or simulated
+    texture_pool: int = 1000       # persons in the back-projected texture pool (built once, cached)
 
     @classmethod
     def from_dict(cls, d: dict) -> TrainConfig:
@@ -203,9 +205,18 @@ def _schedule(cfg: TrainConfig):
 def make_dataset(cfg: TrainConfig, net_config: netmod.NetConfig):
     if cfg.dataset != "synthetic":
         raise ValueError(f"unknown dataset {cfg.dataset!r}: only 'synthetic' ships (real datasets need licences)")
-    from dispkit.data.training import DisplacementDataset
+    from dispkit.data.training import DisplacementDataset, texture_pool
 
-    return DisplacementDataset(crop=cfg.crop or net_config.crop, seed=cfg.seed, length=10 ** 9)
+    pool = None
+    if cfg.texture == "backprojected":
+        rank, world = _dist()
+        if rank == 0:  # one process builds the cached pool, the others wait and reuse it
+            pool = texture_pool(cfg.texture_pool, seed=cfg.seed)
+        if world > 1:
+            torch.distributed.barrier()
+        pool = pool or texture_pool(cfg.texture_pool, seed=cfg.seed, progress=False)
+    return DisplacementDataset(crop=cfg.crop or net_config.crop, seed=cfg.seed, length=10 ** 9,
+                               texture=cfg.texture, pool=pool)
 
 
 def train(cfg: TrainConfig, resume: bool = False, dataset=None, progress: bool = True) -> dict:

@@ -117,8 +117,10 @@ def test_ddp_two_cpu_processes_keep_identical_replicas(tmp_path):
     out = tmp_path / "ddp"
     cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", "29517",
            "-m", "dispkit.train", "--config", "cpu", "--steps", "3", "--batch-size", "2", "--crop", "32",
-           "--workers", "0", "--threads", "1", "--warmup", "1", "--out", str(out), "--no-progress"]
-    env = dict(os.environ, OMP_NUM_THREADS="1")
+           "--workers", "0", "--threads", "1", "--warmup", "1", "--out", str(out), "--no-progress",
+           "--texture-pool", "2"]
+    # rank 0 builds the (tiny) back-projected texture pool, rank 1 waits at the barrier and reuses it
+    env = dict(os.environ, OMP_NUM_THREADS="1", DISPKIT_CACHE=str(tmp_path / "cache"))
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=600, env=env)
     assert proc.returncode == 0, proc.stderr[-3000:]
     h0, h1 = ((out / f"replica_{r}.sha256").read_text() for r in (0, 1))
@@ -126,6 +128,8 @@ def test_ddp_two_cpu_processes_keep_identical_replicas(tmp_path):
     cfg = json.loads((out / "config.json").read_text())
     assert cfg["world_size"] == 2
     assert train.load_checkpoint(out / "last.pt")["step"] == 3
+    assert cfg["train"]["texture"] == "backprojected"
+    assert (tmp_path / "cache" / "texture_pool" / "n2_seed0_tex128_f4_v1" / "info.json").is_file()
     # the replicas moved away from the initialisation (training happened)
     init = net.build("cpu").state_dict()
     trained = train.load_checkpoint(out / "last.pt")["model"]

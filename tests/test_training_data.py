@@ -77,3 +77,57 @@ def test_bad_arguments():
         DisplacementDataset(crop=4)
     with pytest.raises(ValueError, match="unknown init modes"):
         DisplacementDataset(mix={"magic": 1.0})
+
+
+def test_texture_pool_builds_once_resumes_and_feeds_the_dataset(tmp_path, body, monkeypatch):
+    from dispkit.data import training
+
+    calls = []
+    real_make_scene = training.make_scene
+
+    def flaky(seed, *a, **kw):  # dies on the third person: the first chunk of 2 must survive
+        calls.append(seed)
+        if len(calls) == 3:
+            raise KeyboardInterrupt
+        return real_make_scene(seed, *a, **kw)
+
+    monkeypatch.setattr(training, "make_scene", flaky)
+    with pytest.raises(KeyboardInterrupt):
+        training.texture_pool(3, cache_dir=tmp_path, body=body, progress=False, chunk=2)
+    monkeypatch.setattr(training, "make_scene", real_make_scene)
+    counted = []
+    monkeypatch.setattr(training, "make_scene", lambda s, *a, **kw: counted.append(s) or real_make_scene(s, *a, **kw))
+    path = training.texture_pool(3, cache_dir=tmp_path, body=body, progress=False, chunk=2)
+    assert counted == [training.POOL_SEED0 + 2]          # only the unfinished chunk was rebuilt
+    pool = training.load_texture_pool(path)
+    assert pool["true"].shape == pool["estimated"].shape == (3, 128, 128, 3) and pool["true"].dtype == np.uint8
+    assert 0.2 < pool["info"]["mean_coverage"] < 1 and pool["info"]["mean_seen_error_255"] < 60
+    # the back-projected texture (shading baked in, so compare by correlation) resembles its own person most
+    from dispkit.texture import sample_at_vertices
+
+    t, e = ([sample_at_vertices(torch.from_numpy(x / 255.0).float(), body).reshape(-1).numpy() for x in pool[k]]
+            for k in ("true", "estimated"))
+    corr = np.corrcoef(e, t)[:3, 3:]
+    assert (np.diag(corr) > 0.5).all() and (corr.argmax(1) == np.arange(3)).all(), corr
+    counted.clear()
+    assert training.texture_pool(3, cache_dir=tmp_path, body=body, progress=False) == path and not counted
+
+    ds = DisplacementDataset(crop=48, seed=3, body=body, texture="backprojected", pool=path)
+    a, b = ds[5], ds[5]
+    assert torch.equal(a["rgb"], b["rgb"]) and torch.equal(a["image"], b["image"])
+    # wiring: the RGB rendering shows the pool's *estimated* texture (a flat green one here)
+    fake = tmp_path / "fake_pool"
+    fake.mkdir()
+    np.save(fake / "true.npy", np.full((2, 128, 128, 3), 128, np.uint8))
+    np.save(fake / "estimated.npy", np.broadcast_to(np.array([10, 200, 30], np.uint8), (2, 128, 128, 3)).copy())
+    (fake / "info.json").write_text("{}")
+    a = DisplacementDataset(crop=48, seed=3, body=body, texture="backprojected", pool=fake)[5]
+    assert torch.allclose(a["rgb"][a["mask"]], torch.tensor([10, 200, 30]) / 255.0, atol=1e-5)
+    with pytest.raises(ValueError, match="texture_size"):
+        DisplacementDataset(crop=48, texture_size=64, texture="backprojected", pool=path)
+    with pytest.raises(ValueError, match="pool"):
+        DisplacementDataset(crop=48, texture="backprojected")
+    with pytest.raises(ValueError, match="simulated"):
+        DisplacementDataset(crop=48, texture="painted")
+    with pytest.raises(FileNotFoundError, match="texture pool"):
+        DisplacementDataset(crop=48, texture="backprojected", pool=tmp_path)

@@ -47,9 +47,9 @@ from dispkit.body import SMPL_JOINT_NAMES, load_body_model
 from dispkit.camera import Camera, box_from_points
 
 __all__ = ["ANATOMICAL_LIMITS", "KEY_POSES", "POSE_KINDS", "REGRESSOR_PRESETS", "Scene", "estimated_texture",
-           "euler_to_axis_angle", "make_background", "make_scene", "make_texture", "sample_euler_pose",
-           "reference_frames", "sample_params", "sample_pose", "scene_params", "simulate_regressor",
-           "texture_part_map"]
+           "euler_to_axis_angle", "make_background", "make_scene", "make_texture", "person_sequence",
+           "sample_euler_pose", "reference_frames", "sample_params", "sample_pose", "scene_params",
+           "simulate_regressor", "texture_part_map"]
 
 BODY_JOINTS = SMPL_JOINT_NAMES[1:]             # the 23 joints of body_pose, in order
 _J = {name: i for i, name in enumerate(BODY_JOINTS)}
@@ -745,13 +745,13 @@ def make_scene(seed: int, regressor="pare-like", width: int = 320, height: int =
                                           "noise_std": sd, "hidden": hidden})
 
 
-def reference_frames(scene: Scene, n: int = 4, body=None, generator=None) -> tuple[torch.Tensor, torch.Tensor, Camera]:
-    """Other frames of the scene's person (same shape and clothing): ``n`` new poses, turned by ``n`` evenly
-    spaced yaws (plus noise) so that every side is seen, shaded over new backgrounds -- the "multiple frames"
-    that the paper back-projects textures from (:func:`dispkit.texture.estimate_texture`).
+def person_sequence(scene: Scene, n: int = 4, body=None, generator=None) -> dict:
+    """Other frames of the scene's person (same shape and clothing, same camera and framing): ``n`` new poses,
+    turned by ``n`` evenly spaced yaws (plus noise) so that every side is seen, shaded over new backgrounds.
 
-    Returns ``(images [n,H,W,3], gt_vertices [n,V,3], camera)``. ``generator``: a NumPy Generator or seed
-    (default: derived from the scene's seed).
+    Returns a dict: ``images`` [n,H,W,3], ``params`` (``global_orient`` [n,3], ``body_pose`` [n,69],
+    ``betas`` [n,10], ``transl`` [n,3], camera coordinates), ``vertices`` [n,V,3], ``camera`` (the scene's).
+    ``generator``: a NumPy Generator or seed (default: derived from the scene's seed).
     """
     from dispkit.render import render
 
@@ -760,19 +760,31 @@ def reference_frames(scene: Scene, n: int = 4, body=None, generator=None) -> tup
     H, W = scene.height, scene.width
     with torch.no_grad():
         centre = body(**scene.gt).vertices.mean(1, keepdim=True)  # keep the scene's framing
-    images, verts = [], []
+    images, verts, params = [], [], []
     for k in range(int(n)):
-        params, cam, _ = sample_params(rng, body, W, H)
+        p, cam, _ = sample_params(rng, body, W, H)
         yaw = 2 * math.pi * k / n + rng.normal(0, 0.2)
-        R = Rotation.from_rotvec(params["global_orient"][0].double().numpy()) * Rotation.from_rotvec([0, yaw, 0])
-        params["global_orient"] = torch.as_tensor(R.as_rotvec()[None], dtype=torch.float32)
-        params["betas"] = scene.gt["betas"]
+        R = Rotation.from_rotvec(p["global_orient"][0].double().numpy()) * Rotation.from_rotvec([0, yaw, 0])
+        p["global_orient"] = torch.as_tensor(R.as_rotvec()[None], dtype=torch.float32)
+        p["betas"] = scene.gt["betas"]
         with torch.no_grad():
-            v = body(**params).vertices
-            v = v - v.mean(1, keepdim=True) + centre
+            v = body(**p).vertices
+            shift = centre - v.mean(1, keepdim=True)
+            p["transl"] = p["transl"] + shift[:, 0]   # vertices move rigidly with transl
+            v = v + shift
             r = render(v, body, scene.camera, texture=scene.texture, modalities=("rgb", "normal", "mask"))
         bg = make_background(rng, H, W)
         img, *_ = shade_and_composite(r["rgb"][0], r["normal"][0], r["mask"][0], bg, rng)
         images.append(img)
         verts.append(v[0])
-    return torch.stack(images), torch.stack(verts), scene.camera
+        params.append(p)
+    return {"images": torch.stack(images), "vertices": torch.stack(verts), "camera": scene.camera,
+            "params": {k: torch.cat([p[k] for p in params]) for k in ("global_orient", "body_pose", "betas",
+                                                                        "transl")}}
+
+
+def reference_frames(scene: Scene, n: int = 4, body=None, generator=None) -> tuple[torch.Tensor, torch.Tensor, Camera]:
+    """The frames of :func:`person_sequence` as ``(images [n,H,W,3], gt_vertices [n,V,3], camera)``: the
+    "multiple frames" that the paper back-projects textures from (:func:`dispkit.texture.estimate_texture`)."""
+    seq = person_sequence(scene, n, body, generator)
+    return seq["images"], seq["vertices"], seq["camera"]

@@ -18,7 +18,10 @@ OpenMP threads do not survive ``fork()``.
 """
 from __future__ import annotations
 
+import json
 import math
+import os
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -40,12 +43,17 @@ from dispkit.data.synthetic import (
 from dispkit.displacement import pixel_field, vertex_displacements
 from dispkit.render import render
 
-__all__ = ["INIT_MIX", "DisplacementDataset", "load_split", "scene_sample", "write_split"]
+__all__ = ["INIT_MIX", "POOL_SEED0", "DisplacementDataset", "load_split", "load_texture_pool", "scene_sample",
+           "texture_pool", "write_split"]
 
 #: how the initial estimates of training pairs are drawn (probabilities)
 INIT_MIX = {"regressor": 0.6, "gt_pose": 0.25, "perturbed": 0.15}
 _PERTURB = {"sigma_joint": 0.06, "sigma_global": 0.05, "sigma_betas": 0.3, "sigma_depth": 0.04, "sigma_xy": 0.015}
 _VIEW_KEYS = ("rgb", "depth", "normal", "vertex_color", "mask")
+#: the texture pool's persons are the synthetic scenes ``POOL_SEED0 + 100_000 * seed + k`` (the held-out splits of
+#: the benchmarks use seeds 900_000-900_099; training images never come from scene seeds)
+POOL_SEED0 = 5_000_000
+_POOL_VERSION = 1
 
 
 def _init_estimate(gt, rng, body, mode: str):
@@ -83,10 +91,17 @@ class DisplacementDataset(torch.utils.data.Dataset):
     image_size : (width, height) of the virtual full image (sets f = sqrt(w² + h²) and the framing).
     texture_size : side of the procedural UV textures.
     mix : probabilities of the initial-estimate modes (default :data:`INIT_MIX`).
+    texture : the person's texture behind the RGB rendering. ``"simulated"``: a procedural texture and its
+        :func:`~dispkit.data.synthetic.estimated_texture` (blur, colour shift, hidden side, holes);
+        ``"backprojected"``: a person of a :func:`texture_pool` (``pool``: its folder), whose true texture
+        dresses the image and whose texture back-projected from 4 other frames is rendered -- the paper's way
+        (§4), and what the network sees at test time.
+    pool : folder of a :func:`texture_pool` (required for ``texture="backprojected"``).
     """
 
     def __init__(self, crop: int = 64, seed: int = 0, length: int = 100_000, image_size=(320, 240),
-                 texture_size: int = 128, mix: dict | None = None, body=None):
+                 texture_size: int = 128, mix: dict | None = None, body=None, texture: str = "simulated",
+                 pool=None):
         if crop < 8:
             raise ValueError(f"crop must be >= 8 pixels, got {crop}")
         self.crop, self.seed, self.length = int(crop), int(seed), int(length)
@@ -96,6 +111,26 @@ class DisplacementDataset(torch.utils.data.Dataset):
         if unknown:
             raise ValueError(f"unknown init modes {sorted(unknown)}; choose from {sorted(INIT_MIX)}")
         self._body = body
+        if texture not in ("simulated", "backprojected"):
+            raise ValueError(f"texture must be 'simulated' or 'backprojected', got {texture!r}")
+        if texture == "backprojected" and pool is None:
+            raise ValueError("texture='backprojected' needs pool=<folder of dispkit.data.training.texture_pool()>")
+        self.texture, self.pool_path = texture, (None if pool is None else str(pool))
+        self._pool = None
+        if self.pool_path is not None:  # fail early (in the main process) on a missing or wrong pool
+            p = load_texture_pool(self.pool_path)
+            if p["true"].shape[1] != self.texture_size:
+                raise ValueError(f"{self.pool_path}: pool textures are {p['true'].shape[1]}², the dataset's "
+                                 f"texture_size is {self.texture_size}")
+
+    def __getstate__(self):  # workers re-open the pool (memory-mapped) instead of receiving copies
+        return {**self.__dict__, "_pool": None}
+
+    @property
+    def pool(self):
+        if self._pool is None and self.pool_path is not None:
+            self._pool = load_texture_pool(self.pool_path)
+        return self._pool
 
     @property
     def body(self):
@@ -122,9 +157,14 @@ class DisplacementDataset(torch.utils.data.Dataset):
             box = box_from_points(cam.project(init_v), scale=float(rng.uniform(1.15, 1.4)))
             side = box[0, 2] - box[0, 0]
             box = box + torch.tensor([*rng.normal(0, 0.05, 2), 0, 0], dtype=box.dtype).repeat(2)[[0, 1, 0, 1]] * side
-            tex = make_texture(rng, self.texture_size, body)
-            hidden = "back" if abs(meta["yaw"]) < math.pi / 2 else "front"
-            est = estimated_texture(tex, rng, body, hidden=hidden)
+            if self.texture == "backprojected":
+                k = int(rng.integers(len(self.pool["true"])))
+                tex = torch.from_numpy(self.pool["true"][k].astype(np.float32) / 255.0)
+                est = torch.from_numpy(self.pool["estimated"][k].astype(np.float32) / 255.0)
+            else:
+                tex = make_texture(rng, self.texture_size, body)
+                hidden = "back" if abs(meta["yaw"]) < math.pi / 2 else "front"
+                est = estimated_texture(tex, rng, body, hidden=hidden)
             bg = make_background(rng, S, S)
             ccam = cam.crop(box, (S, S))
             g = render(gt_v, body, ccam, texture=tex, modalities=("rgb", "normal", "mask"))
@@ -135,16 +175,105 @@ class DisplacementDataset(torch.utils.data.Dataset):
         return item
 
 
-def scene_sample(scene, crop: int, body=None) -> dict:
+def scene_sample(scene, crop: int, body=None, texture=None) -> dict:
     """A network sample from a full synthetic scene (evaluation): the image crop is *resampled* from the
-    scene's image (as for real photos), the box comes from the initial estimate, the renderings use the
-    scene's estimated texture; ``field`` is the GT (Eq. 1 + 2). Batch-free tensors like the dataset's."""
+    scene's image (as for real photos), the box comes from the initial estimate, the renderings use
+    ``texture`` [S,S,3] (default: the scene's simulated ``estimated_texture``; pass the back-projected one of
+    :func:`dispkit.texture.scene_texture` for the paper's setting); ``field`` is the GT (Eq. 1 + 2).
+    Batch-free tensors like the dataset's."""
     body = _get_body(body)
+    texture = scene.estimated_texture if texture is None else texture
     with torch.no_grad():
         gt_v, init_v = body(**scene.gt).vertices, body(**scene.init).vertices
         box = box_from_points(scene.camera.project(init_v), scale=1.25)
         img = crop_image(scene.image.permute(2, 0, 1)[None], box, (crop, crop))[0]
-        return _sample_from(body, gt_v, init_v, scene.camera, box, crop, img, scene.estimated_texture)
+        return _sample_from(body, gt_v, init_v, scene.camera, box, crop, img, texture)
+
+
+# --------------------------------------------------------------------------- back-projected texture pool
+
+def _cache_root() -> Path:
+    return Path(os.environ.get("DISPKIT_CACHE", Path.home() / ".cache" / "dispkit"))
+
+
+def texture_pool(n: int = 1000, seed: int = 0, texture_size: int = 128, frames: int = 4, cache_dir=None,
+                 body=None, progress: bool = True, chunk: int = 50) -> Path:
+    """Build once, then reuse, a pool of ``n`` synthetic persons with their true textures and the textures
+    back-projected from ``frames`` other frames of each (:func:`dispkit.texture.scene_texture`, §4).
+
+    Training on back-projected textures is what the paper does; they carry the artefacts the network meets at
+    test time (baked-in shading, background at the silhouette, part-mean colour where no frame saw the body).
+    Person ``k`` is the scene ``POOL_SEED0 + 100_000 * seed + k``. Building costs about 0.3 s per person on one
+    core; the result (uint8 ``true.npy`` and ``estimated.npy`` [n,S,S,3], ``info.json``) goes to
+    ``cache_dir`` (default ``$DISPKIT_CACHE`` or ``~/.cache/dispkit``) ``/texture_pool/<settings>/``. Finished
+    chunks of ``chunk`` persons are kept, so an interrupted build resumes where it stopped.
+    Returns the pool's folder (for :class:`DisplacementDataset` ``pool=``).
+    """
+    from tqdm.auto import tqdm
+
+    from dispkit.texture import scene_texture, texture_error
+
+    n, frames, texture_size = int(n), int(frames), int(texture_size)
+    if n < 1 or frames < 1:
+        raise ValueError(f"need n >= 1 persons and frames >= 1, got n={n}, frames={frames}")
+    root = Path(cache_dir) if cache_dir is not None else _cache_root()
+    out = root / "texture_pool" / f"n{n}_seed{seed}_tex{texture_size}_f{frames}_v{_POOL_VERSION}"
+    if (out / "info.json").is_file():
+        return out
+    body = _get_body(body)
+    parts = out.with_name(out.name + ".parts")
+    parts.mkdir(parents=True, exist_ok=True)
+    bar = tqdm(total=n, desc="texture pool (back-projection)", disable=not progress)
+    for c0 in range(0, n, chunk):
+        f = parts / f"{c0:07d}.npz"
+        c1 = min(n, c0 + chunk)
+        if f.is_file():
+            bar.update(c1 - c0)
+            continue
+        true, est, cov, err = [], [], [], []
+        for k in range(c0, c1):
+            scene = make_scene(POOL_SEED0 + 100_000 * int(seed) + k, body=body, texture_size=texture_size)
+            tex, info = scene_texture(scene, frames, body=body)
+            true.append(scene.texture.numpy())
+            est.append(tex.numpy())
+            cov.append(info["coverage"])
+            err.append(texture_error(tex, scene.texture, body, info["seen"])["seen_mean_abs_error_255"])
+            bar.update(1)
+        tmp = f.with_suffix(".tmp.npz")
+        np.savez(tmp, true=_to_u8(true), estimated=_to_u8(est), coverage=np.array(cov), error=np.array(err))
+        tmp.replace(f)
+    bar.close()
+    arrays = [np.load(parts / f"{c0:07d}.npz") for c0 in range(0, n, chunk)]
+    tmp_out = out.with_name(out.name + ".tmp")
+    shutil.rmtree(tmp_out, ignore_errors=True)
+    tmp_out.mkdir(parents=True)
+    for key in ("true", "estimated"):
+        np.save(tmp_out / f"{key}.npy", np.concatenate([a[key] for a in arrays]))
+    cov = np.concatenate([a["coverage"] for a in arrays])
+    err = np.concatenate([a["error"] for a in arrays])
+    (tmp_out / "info.json").write_text(json.dumps({
+        "n": n, "seed": int(seed), "texture_size": texture_size, "frames": frames, "version": _POOL_VERSION,
+        "first_scene_seed": POOL_SEED0 + 100_000 * int(seed), "mean_coverage": float(cov.mean()),
+        "mean_seen_error_255": float(err.mean())}, indent=1))
+    shutil.rmtree(out, ignore_errors=True)
+    tmp_out.replace(out)
+    shutil.rmtree(parts, ignore_errors=True)
+    return out
+
+
+def _to_u8(x):
+    return (np.clip(np.stack(x), 0, 1) * 255 + 0.5).astype(np.uint8)
+
+
+def load_texture_pool(path) -> dict:
+    """A :func:`texture_pool` folder: ``true`` and ``estimated`` uint8 [n,S,S,3] (memory-mapped) and ``info``."""
+    path = Path(path)
+    if not (path / "info.json").is_file():
+        raise FileNotFoundError(f"{path} is not a texture pool (no info.json); build one with "
+                                "dispkit.data.training.texture_pool()")
+    return {"true": np.load(path / "true.npy", mmap_mode="r"),
+            "estimated": np.load(path / "estimated.npy", mmap_mode="r"),
+            "info": json.loads((path / "info.json").read_text())}
 
 
 # --------------------------------------------------------------------------- fixed splits
