@@ -464,3 +464,25 @@ def test_licensed_assets_script_check_on_empty_root(tmp_path):
         assert any(line.split()[:2] == [key, "missing"] for line in table.splitlines()), key
     assert "0/8 in place" in table
     assert "https://rich.is.tue.mpg.de" in res.stdout
+
+
+def test_write_3dpw_round_trips_through_read_3dpw(tmp_path):
+    from scipy.spatial.transform import Rotation
+
+    from dispkit.camera import Camera
+    from dispkit.data.real import read_3dpw, write_3dpw
+
+    g = torch.Generator().manual_seed(0)
+    T = 3
+    params = {"global_orient": torch.randn(T, 3, generator=g), "body_pose": 0.2 * torch.randn(T, 69, generator=g),
+              "betas": torch.randn(1, 10, generator=g).repeat(T, 1), "transl": torch.randn(T, 3, generator=g)}
+    R = torch.as_tensor(Rotation.random(T, random_state=1).as_matrix(), dtype=torch.float32)
+    cam = Camera(torch.tensor([[1500.0, 1490.0]]).repeat(T, 1), torch.tensor([[540.0, 960.0]]).repeat(T, 1), R,
+                 torch.randn(T, 3, generator=g), 1080, 1920)
+    path = write_3dpw(tmp_path / "seq.pkl", params, cam, "seq", gender="f")
+    frames = read_3dpw(path)
+    for k, v in params.items():
+        assert torch.allclose(getattr(frames, k), v, atol=1e-6), k
+    assert torch.allclose(frames.camera.R, R, atol=1e-6) and torch.allclose(frames.camera.t, cam.t, atol=1e-6)
+    assert torch.allclose(frames.camera.K, cam.K) and (frames.camera.width, frames.camera.height) == (1080, 1920)
+    assert frames.gender == "female" and len(frames) == T
