@@ -486,3 +486,36 @@ def test_write_3dpw_round_trips_through_read_3dpw(tmp_path):
     assert torch.allclose(frames.camera.R, R, atol=1e-6) and torch.allclose(frames.camera.t, cam.t, atol=1e-6)
     assert torch.allclose(frames.camera.K, cam.K) and (frames.camera.width, frames.camera.height) == (1080, 1920)
     assert frames.gender == "female" and len(frames) == T
+
+
+def test_densepose_surface_maps_chart_coordinates_onto_smpl_faces(tmp_path):
+    """A UV_Processed.mat in DensePose's format over a 2-triangle mesh: points inside a chart triangle land on
+    the same surface point of the SMPL face (whose corner order differs), outside ones on the nearest triangle,
+    background and unknown parts are invalid."""
+    from scipy.io import savemat
+
+    from dispkit.data.real import densepose_surface
+
+    faces = np.array([[1, 2, 0], [0, 2, 3]])                      # "SMPL" faces
+    V = np.random.default_rng(0).normal(size=(4, 3))
+    chart_to_smpl = np.array([0, 1, 2, 0, 2, 3])                   # chart vertices duplicate SMPL's on the seam
+    path = tmp_path / "UV_Processed.mat"
+    savemat(path, {"All_FaceIndices": np.array([[1], [2]]), "All_Faces": np.array([[1, 2, 3], [4, 5, 6]]),
+                   "All_U_norm": np.array([[0, 1, 0, 0, 1, 0]], float).T,
+                   "All_V_norm": np.array([[0, 0, 1, 0, 0, 1]], float).T,
+                   "All_vertices": (chart_to_smpl + 1)[None]})
+    parts = np.array([1, 2, 1, 0, 7])
+    uv = np.array([[0.25, 0.25], [0.2, 0.3], [0.9, 0.9], [0.5, 0.5], [0.1, 0.1]])
+    f, b, ok = densepose_surface(parts, uv, path, faces)
+    assert ok.tolist() == [True, True, True, False, False]
+    assert f[:3].tolist() == [0, 1, 0]
+    point = (b[:3, :, None].numpy() * V[faces[f[:3]]]).sum(1)
+    chart = np.array([[0, 1, 2], [3, 4, 5]])
+    for k, (u, v, tri) in enumerate([(0.25, 0.25, 0), (0.2, 0.3, 1)]):
+        expected = (1 - u - v) * V[chart_to_smpl[chart[tri, 0]]] + u * V[chart_to_smpl[chart[tri, 1]]] \
+            + v * V[chart_to_smpl[chart[tri, 2]]]
+        assert np.allclose(point[k], expected, atol=1e-6)
+    assert (b[2] >= 0).all() and torch.isclose(b[2].sum(), torch.tensor(1.0))
+    with pytest.raises(ValueError, match="All_FaceIndices"):
+        savemat(tmp_path / "bad.mat", {"x": np.zeros(1)})
+        densepose_surface(parts, uv, tmp_path / "bad.mat", faces)

@@ -54,6 +54,7 @@ __all__ = [
     "asset_help",
     "asset_status",
     "data_root",
+    "densepose_surface",
     "densepose_to_pixels",
     "read_3dpw",
     "read_densepose",
@@ -919,6 +920,72 @@ def densepose_to_pixels(instance: DensePoseInstance, convention: str = "box"
         raise ValueError(f"convention must be 'box' or 'paste', got {convention!r}")
     pixels = np.stack([x, y], -1).astype(np.float32).reshape(-1, 2)
     return pixels, labels[r, c].astype(np.int64), uv[:, r, c].T.astype(np.float32).reshape(-1, 2)
+
+
+def densepose_surface(parts, uv, uv_processed, faces) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """DensePose chart coordinates (part ``I`` in 1..24, ``(U, V)`` in [0,1]) to points on SMPL's surface:
+    ``(face_index [N], bary [N,3], valid [N])`` into ``faces`` (SMPL's [F,3]), what
+    :class:`dispkit.fit.DensePoseTerm` takes (with the pixels of :func:`densepose_to_pixels`).
+
+    ``uv_processed``: DensePose's ``UV_Processed.mat`` (DensePose's repository, ``DensePoseData/UV_data``;
+    licence CC BY-NC) -- ``All_FaceIndices`` (part of each chart triangle), ``All_Faces`` (1-based triangles over
+    the chart vertices), ``All_U_norm``/``All_V_norm`` (chart coordinates per chart vertex) and ``All_vertices``
+    (1-based SMPL vertex of each chart vertex). A point takes the chart triangle of its part that contains it
+    (the barycentrics of DensePose's ``IUV2FBC``), else the nearest triangle centre of that part with clamped
+    barycentrics; ``valid`` is false for background or unknown parts and for triangles that are not SMPL faces.
+    Only SMPL's topology has these charts: with the open body model there is no DensePose mapping.
+    """
+    from scipy.io import loadmat
+    from scipy.spatial import cKDTree
+
+    path = Path(uv_processed).expanduser()
+    if not path.is_file():
+        raise FileNotFoundError(f"UV_Processed.mat not found: {path}\nIt comes with DensePose "
+                                "(github.com/facebookresearch/DensePose, DensePoseData/get_densepose_uv.sh; "
+                                "CC BY-NC) and maps DensePose's charts onto SMPL's surface.")
+    m = loadmat(str(path))
+    _require(m, ("All_FaceIndices", "All_Faces", "All_U_norm", "All_V_norm", "All_vertices"), path,
+             "DensePose UV_Processed.mat")
+    part_of = np.asarray(m["All_FaceIndices"]).reshape(-1).astype(np.int64)
+    tri = np.asarray(m["All_Faces"]).reshape(-1, 3).astype(np.int64) - 1
+    chart_uv = np.stack([np.asarray(m["All_U_norm"]).reshape(-1), np.asarray(m["All_V_norm"]).reshape(-1)], -1)
+    smpl_vertex = np.asarray(m["All_vertices"]).reshape(-1).astype(np.int64) - 1
+    faces = _numpy(faces).astype(np.int64)
+    # chart triangle -> SMPL face with the same corners (and the corner order of that face)
+    lookup = {tuple(sorted(f)): i for i, f in enumerate(faces.tolist())}
+    corners = smpl_vertex[tri]                                                    # [Fc,3] SMPL vertex ids
+    face_of = np.array([lookup.get(tuple(sorted(c)), -1) for c in corners.tolist()])
+    parts, uv = np.asarray(parts).reshape(-1).astype(np.int64), np.asarray(uv, dtype=np.float64).reshape(-1, 2)
+    N = parts.shape[0]
+    face_index, bary, valid = np.full(N, -1), np.zeros((N, 3)), np.zeros(N, bool)
+    for part in np.unique(parts):
+        pts = np.flatnonzero(parts == part)
+        cand = np.flatnonzero(part_of == part)
+        if part <= 0 or cand.size == 0:
+            continue
+        a, b, c = (chart_uv[tri[cand, k]] for k in range(3))                     # [C,2] each
+        v0, v1 = b - a, c - a
+        den = v0[:, 0] * v1[:, 1] - v0[:, 1] * v1[:, 0]
+        den = np.where(np.abs(den) < 1e-12, 1e-12, den)
+        q = uv[pts][:, None] - a[None]                                            # [P,C,2]
+        w1 = (q[..., 0] * v1[:, 1] - q[..., 1] * v1[:, 0]) / den
+        w2 = (v0[:, 0] * q[..., 1] - v0[:, 1] * q[..., 0]) / den
+        w0 = 1 - w1 - w2
+        inside = (w0 >= -1e-9) & (w1 >= -1e-9) & (w2 >= -1e-9)
+        best = np.where(inside.any(1), inside.argmax(1),
+                        cKDTree((a + b + c) / 3).query(uv[pts])[1])
+        r = np.arange(len(pts))
+        w = np.clip(np.stack([w0[r, best], w1[r, best], w2[r, best]], -1), 0, None)
+        w /= np.maximum(w.sum(-1, keepdims=True), 1e-12)
+        chart = cand[best]
+        f = face_of[chart]
+        # reorder the barycentrics from the chart triangle's corners to the SMPL face's corner order
+        order = np.array([[list(faces[fi]).index(v) if fi >= 0 else k for k, v in enumerate(corners[ch])]
+                          for fi, ch in zip(f, chart)])
+        b3 = np.zeros_like(w)
+        np.put_along_axis(b3, order, w, axis=1)
+        face_index[pts], bary[pts], valid[pts] = f, b3, f >= 0
+    return torch.from_numpy(face_index), torch.from_numpy(bary).float(), torch.from_numpy(valid)
 
 
 # ====================================================================== OpenPose
