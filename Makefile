@@ -29,9 +29,11 @@ demo: setup
 reproduce:
 	$(MAKE) demo FULL=1 OUT=$(OUT)/full
 
-## test: the test suite, every notebook included (papermill, fast parameters)
+## test: the test suite, every notebook included (papermill, fast parameters), then nbval over the notebooks
 test: setup
 	$(PY) -m pytest -q
+	DISPKIT_FAST=1 $(PY) -m pytest -q -p no:cacheprovider --nbval-lax --nbval-current-env \
+		--nbval-cell-timeout=900 notebooks/
 
 lint: setup
 	$(PY) -m ruff check dispkit tests data_scripts benchmarks

@@ -41,7 +41,7 @@ from dispkit.camera import Camera
 
 __all__ = ["DATA_WEIGHTS", "PARAM_NAMES", "DataTerm", "DensePoseTerm", "DenseTerm", "FitConfig", "FitResult",
            "GMMPrior", "KeypointTerm", "bending_term", "gmof", "load_prior", "predicted_dense_term",
-           "read_openpose_json", "refine", "smplify"]
+           "read_openpose_json", "refine", "refine_sequence", "smplify"]
 
 PARAM_NAMES = ("global_orient", "body_pose", "betas", "transl")
 PRIOR_DIR = Path(__file__).resolve().parent / "assets" / "priors"
@@ -568,3 +568,44 @@ def refine(image, init: dict, cam: Camera, texture, net="cpu", prior="gmm", body
     result = smplify(body, init, cam, term, prior=prior, config=config, progress=progress)
     result.inputs = extras
     return result
+
+
+def refine_sequence(images, init: dict, cam: Camera, net="cpu", prior="gmm", body: BodyModel | None = None,
+                    config: FitConfig | None = None, texture_frames: int = 8, texture_size: int = 256,
+                    batch: int = 8, progress: bool = True) -> FitResult:
+    """:func:`refine` over a sequence of one person, the way the paper runs on video (§4): first the person's
+    texture is back-projected (:func:`dispkit.texture.estimate_texture`) from ``texture_frames`` evenly spaced
+    frames with the *initial* meshes (the GT is unknown at test time), then every frame is refined in batches
+    of ``batch``. ``images`` [T,H,W,3] in [0,1]; ``init`` params [T,...]; ``cam`` batch 1 or T. Returns one
+    :class:`FitResult` over all frames; ``inputs`` holds ``texture`` and ``texture_info``.
+    """
+    from tqdm.auto import tqdm
+
+    from dispkit.body import load_body_model
+    from dispkit.texture import estimate_texture
+
+    body = body if body is not None else load_body_model("open")
+    images = torch.as_tensor(images).float()
+    T = images.shape[0]
+    if images.ndim != 4 or images.shape[-1] != 3:
+        raise ValueError(f"images must be [T,H,W,3], got {tuple(images.shape)}")
+    for k in PARAM_NAMES:
+        if init[k].shape[0] != T:
+            raise ValueError(f"init[{k!r}] has {init[k].shape[0]} frames, the images {T}")
+    cams = cam.expand(T) if cam.batch_size == 1 else cam
+    with torch.no_grad():
+        verts = body(**{k: init[k] for k in PARAM_NAMES}).vertices
+    pick = torch.linspace(0, T - 1, min(int(texture_frames), T)).round().long().unique()
+    tex, info = estimate_texture(images[pick], verts[pick], cams.index(pick), body, size=texture_size)
+    parts = []
+    for c0 in tqdm(range(0, T, batch), desc="refine", disable=not progress):
+        idx = torch.arange(c0, min(T, c0 + batch))
+        parts.append(refine(images[idx], {k: init[k][idx] for k in PARAM_NAMES}, cams.index(idx),
+                            tex, net=net, prior=prior, body=body, config=config))
+    out = FitResult(params={k: torch.cat([r.params[k] for r in parts]) for k in parts[0].params},
+                    vertices=torch.cat([r.vertices for r in parts]), joints=torch.cat([r.joints for r in parts]),
+                    fitted=torch.cat([r.fitted for r in parts]), messages=sum((r.messages for r in parts), []),
+                    seconds=sum(r.seconds for r in parts),
+                    losses={s: torch.cat([r.losses[s] for r in parts], 1) for s in parts[0].losses})
+    out.inputs = {"texture": tex, "texture_info": info, "texture_frames": pick}
+    return out

@@ -7,13 +7,16 @@
 Every notebook has a cell tagged ``parameters`` (at least ``seed``, ``fast`` and
 ``out_path``) and writes a small JSON of what it computed to ``out_path``. Each
 run writes ``<out>/<name>.ipynb`` (executed), ``<out>/<name>.html`` and
-``<out>/<name>.json``; ``<out>/index.html`` links them all.
+``<out>/<name>.json``; ``<out>/index.html`` links them all, and ``<out>/report.html``
+collects every table (the notebooks' Markdown outputs) and figure of the run in one
+page, followed by the committed full-size benchmark tables.
 """
 from __future__ import annotations
 
 import argparse
 import html
 import json
+import os
 import sys
 import time
 from pathlib import Path
@@ -21,7 +24,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 NOTEBOOK_DIR = REPO / "notebooks"
 
-__all__ = ["list_notebooks", "execute", "to_html", "run_all", "main"]
+__all__ = ["list_notebooks", "execute", "to_html", "report", "run_all", "main"]
 
 
 def list_notebooks(directory: Path = NOTEBOOK_DIR, only=None) -> list[Path]:
@@ -82,6 +85,71 @@ def _index(out_dir: Path, rows: list[dict]) -> Path:
     return path
 
 
+def _outputs(executed: Path) -> tuple[str, list[tuple[str, str]]]:
+    """(title, [(kind, payload)]) of an executed notebook: Markdown tables and PNG figures, in order."""
+    import nbformat
+
+    nb = nbformat.read(str(executed), as_version=4)
+    title = executed.stem
+    items = []
+    for cell in nb.cells:
+        if cell.cell_type == "markdown" and title == executed.stem:
+            first = cell.source.strip().splitlines()[0] if cell.source.strip() else ""
+            title = first.lstrip("# ").strip() or title
+        for out in cell.get("outputs", []):
+            data = out.get("data", {})
+            if "text/markdown" in data:
+                items.append(("markdown", data["text/markdown"]))
+            elif "image/png" in data:
+                items.append(("png", data["image/png"]))
+    return title, items
+
+
+def report(out_dir: Path, rows: list[dict], full: bool = False) -> Path:
+    """``<out>/report.html``: every table and figure of the executed notebooks in one self-contained page
+    (images inline), with the run's timings, then the committed full-size benchmark tables."""
+    import platform
+
+    import mistune
+
+    out_dir = Path(out_dir)
+    total = sum(r["seconds"] for r in rows)
+    head = [f"<h1>dispkit report ({'full size' if full else 'fast mode'})</h1>",
+            f"<p>{time.strftime('%Y-%m-%d %H:%M')} · {platform.platform()} · {os.cpu_count()} CPU "
+            f"cores · notebooks {total / 60:.1f} min</p>", "<table><tr><th>notebook</th><th>status</th>"
+            "<th>seconds</th></tr>"]
+    sections = []
+    for r in rows:
+        status = "ok" if r["ok"] else "FAILED: " + html.escape(r.get("error", ""))[:300]
+        head.append(f"<tr><td><a href='#{r['name']}'>{r['name']}</a> (<a href='{r['name']}.html'>page</a>)</td>"
+                    f"<td>{status}</td><td>{r['seconds']:.0f}</td></tr>")
+        executed = out_dir / f"{r['name']}.ipynb"
+        if not executed.is_file():
+            continue
+        title, items = _outputs(executed)
+        body = [f"<h2 id='{r['name']}'>{html.escape(title)}</h2>"]
+        if not r["ok"]:
+            body.append(f"<p class='fail'>{status}</p>")
+        for kind, payload in items:
+            body.append(f"<div class='table'>{mistune.html(payload)}</div>" if kind == "markdown" else
+                        f"<img src='data:image/png;base64,{payload.strip()}'>")
+        sections.append("\n".join(body))
+    head.append("</table>")
+    committed = sorted((REPO / "benchmarks" / "results").glob("*.md"))
+    if committed:
+        sections.append("<h2 id='benchmarks'>Committed full-size benchmark tables (benchmarks/results)</h2>"
+                        + "".join(f"<h3>{p.name}</h3><div class='table'>{mistune.html(p.read_text())}</div>"
+                                  for p in committed))
+    style = ("body{font-family:sans-serif;max-width:1200px;margin:auto;padding:1em} img{max-width:100%} "
+             "table{border-collapse:collapse;margin:.5em 0} td,th{border:1px solid #ccc;padding:2px 6px;"
+             "text-align:right} .fail{color:#b00}")
+    page = (f"<html><head><meta charset='utf-8'><title>dispkit report</title><style>{style}</style></head><body>"
+            + "\n".join(head + sections) + "</body></html>")
+    path = out_dir / "report.html"
+    path.write_text(page, encoding="utf-8")
+    return path
+
+
 def run_all(out_dir: Path = REPO / "outputs", full: bool = False, only=None, seed: int = 0,
             html_pages: bool = True) -> list[dict]:
     """Execute the notebooks in order; keep going after a failure and report it at the end."""
@@ -102,6 +170,7 @@ def run_all(out_dir: Path = REPO / "outputs", full: bool = False, only=None, see
         print(f"[dispkit]   {'ok' if row['ok'] else 'FAILED'} in {row['seconds']:.0f} s", flush=True)
         rows.append(row)
     _index(out_dir, rows)
+    report(out_dir, rows, full)
     (out_dir / "summary.json").write_text(json.dumps(rows, indent=1, default=str) + "\n")
     return rows
 
@@ -116,7 +185,9 @@ def main(argv=None) -> int:
     args = ap.parse_args(argv)
     rows = run_all(args.out, args.full, args.only, args.seed, not args.no_html)
     failed = [r["name"] for r in rows if not r["ok"]]
-    print(f"[dispkit] {len(rows) - len(failed)}/{len(rows)} notebooks ran; open {args.out.resolve() / 'index.html'}")
+    minutes = sum(r["seconds"] for r in rows) / 60
+    print(f"[dispkit] {len(rows) - len(failed)}/{len(rows)} notebooks ran in {minutes:.1f} min; the report: "
+          f"{args.out.resolve() / 'report.html'}")
     if failed:
         print(f"[dispkit] failed: {', '.join(failed)} (executed notebooks with the error are in {args.out})")
     return 1 if failed else 0
