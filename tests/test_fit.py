@@ -249,3 +249,13 @@ def test_refine_runs_the_whole_method(body):
     with pytest.raises(ValueError, match=r"\[B,H,W,3\]"):
         fit.predicted_dense_term(scene.image[..., :2][None], body(**scene.init).vertices, scene.camera,
                                  scene.estimated_texture, body, model)
+
+
+def test_refine_sequence_rejects_mismatched_inputs(body):
+    init = {k: torch.zeros(2, n) for k, n in (("global_orient", 3), ("body_pose", 69), ("betas", 10),
+                                               ("transl", 3))}
+    cam = Camera.full_image(64, 48)
+    with pytest.raises(ValueError, match="images must be"):
+        fit.refine_sequence(torch.zeros(2, 48, 64), init, cam, body=body)
+    with pytest.raises(ValueError, match="frames"):
+        fit.refine_sequence(torch.zeros(3, 48, 64, 3), init, cam, body=body)
