@@ -31,6 +31,7 @@ __all__ = [
     "Camera",
     "box_from_points",
     "clip_to_pixels",
+    "crop_cam_to_full",
     "crop_grid",
     "crop_image",
     "crop_to_full",
@@ -440,3 +441,27 @@ def crop_image(images: torch.Tensor, box: torch.Tensor, out_size: tuple[int, int
         grid, images = grid.expand(B, *grid.shape[1:]), images.expand(B, *images.shape[1:])
     src = images if images.is_floating_point() else images.to(grid.dtype)
     return F.grid_sample(src, grid, mode=mode, padding_mode="zeros", align_corners=False)
+
+
+def crop_cam_to_full(cam_crop: torch.Tensor, center: torch.Tensor, box_size: torch.Tensor, width: int,
+                     height: int, focal: float | None = None) -> torch.Tensor:
+    """A regressor's weak-perspective crop camera ``(s, tx, ty)`` [B,3] (HMR / SPIN / PARE / ProHMR: the body's
+    origin projects to ``s (X + t)`` in crop coordinates normalised to [-1, 1]) to the body's translation [B,3]
+    in the full image's camera (§4.1: ``f = sqrt(w² + h²)`` unless ``focal``, principal point at the centre).
+
+    ``center`` [B,2] and ``box_size`` [B] are the crop box in full-image pixels (SPIN's ``center`` and
+    ``200 * scale``). The depth makes the crop's scale match the box: ``t_z = 2 f / (b s)``; the crop's offset
+    in the image shifts ``t_x, t_y`` so that the body's origin projects to the same pixel (CLIFF's
+    ``cam_crop2full``). Use it to turn a regressor's outputs into the estimates dispkit refines."""
+    cam_crop = torch.as_tensor(cam_crop)
+    if cam_crop.ndim != 2 or cam_crop.shape[-1] != 3:
+        raise ValueError(f"cam_crop must be [B,3] (s, tx, ty), got {tuple(cam_crop.shape)}")
+    center = torch.as_tensor(center, dtype=cam_crop.dtype, device=cam_crop.device).reshape(-1, 2)
+    b = torch.as_tensor(box_size, dtype=cam_crop.dtype, device=cam_crop.device).reshape(-1)
+    s, tx, ty = cam_crop.unbind(-1)
+    if not bool((s > 0).all()) or not bool((b > 0).all()):
+        raise ValueError("the crop camera's scale s and the box size must be positive")
+    f = float(width ** 2 + height ** 2) ** 0.5 if focal is None else float(focal)
+    bs = b * s
+    return torch.stack([tx + 2 * (center[:, 0] - width / 2) / bs, ty + 2 * (center[:, 1] - height / 2) / bs,
+                        2 * f / bs], -1)

@@ -273,3 +273,22 @@ def test_cuda():
     assert cam.device.type == "cuda"
     X = torch.tensor([[[0.1, 0.2, 2.0]]], device="cuda")
     torch.testing.assert_close(cam.project(X).cpu(), cam.to("cpu").project(X.cpu()))
+
+
+def test_crop_cam_to_full_matches_the_weak_perspective_crop():
+    """The body's origin lands where the crop camera puts it, and a small offset there scales like s·b/2."""
+    from dispkit.camera import crop_cam_to_full
+
+    W, H = 1080, 1920
+    cam_crop = torch.tensor([[0.9, 0.05, -0.2], [1.3, -0.1, 0.3]], dtype=torch.float64)
+    center = torch.tensor([[400.0, 1100.0], [700.0, 600.0]], dtype=torch.float64)
+    size = torch.tensor([500.0, 300.0], dtype=torch.float64)
+    t = crop_cam_to_full(cam_crop, center, size, W, H)
+    cam = Camera.full_image(W, H, batch_size=2, dtype=torch.float64)
+    s, tx, ty = cam_crop.unbind(-1)
+    for d in (0.0, 0.01):
+        X = t[:, None] + torch.tensor([d, d, 0.0], dtype=torch.float64)
+        weak = center + size[:, None] / 2 * s[:, None] * (torch.stack([tx, ty], -1) + d)
+        assert torch.allclose(cam.project(X)[:, 0], weak, atol=1e-6)
+    with pytest.raises(ValueError, match="positive"):
+        crop_cam_to_full(-cam_crop, center, size, W, H)

@@ -519,3 +519,30 @@ def test_densepose_surface_maps_chart_coordinates_onto_smpl_faces(tmp_path):
     with pytest.raises(ValueError, match="All_FaceIndices"):
         savemat(tmp_path / "bad.mat", {"x": np.zeros(1)})
         densepose_surface(parts, uv, tmp_path / "bad.mat", faces)
+
+
+def test_convert_estimates_script_turns_regressor_outputs_into_estimates(tmp_path):
+    """SPIN/PARE-style outputs (rotation matrices, weak-perspective crop camera, SPIN's centre/scale) ->
+    the estimates npz of notebook 07: the same pose, and a translation that puts the body where the crop said."""
+    from scipy.spatial.transform import Rotation
+
+    T, W, H = 3, 640, 480
+    rng = np.random.default_rng(0)
+    aa = rng.normal(0, 0.3, (T, 72))
+    src = {"pred_rotmat": Rotation.from_rotvec(aa.reshape(-1, 3)).as_matrix().reshape(T, 24, 3, 3),
+           "pred_betas": rng.normal(size=(T, 10)), "pred_cam": np.array([[0.8, 0.1, 0.0]] * T),
+           "center": np.array([[320.0, 240.0]] * T), "scale": np.array([2.0] * T), "frame_ids": np.arange(5, 8)}
+    np.savez(tmp_path / "pare.npz", **src)
+    script = Path(__file__).resolve().parents[1] / "data_scripts" / "convert_estimates.py"
+    out = tmp_path / "est.npz"
+    proc = subprocess.run([sys.executable, str(script), str(tmp_path / "pare.npz"), str(out), "--width", str(W),
+                           "--height", str(H)], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    e = np.load(out)
+    assert np.allclose(np.concatenate([e["global_orient"], e["body_pose"]], 1), aa, atol=1e-5)
+    f = (W ** 2 + H ** 2) ** 0.5
+    assert np.allclose(e["transl"], [[0.1, 0.0, 2 * f / (400 * 0.8)]] * T, atol=1e-5)  # box centred: no shift
+    assert e["frame_index"].tolist() == [5, 6, 7] and e["betas"].shape == (T, 10)
+    bad = subprocess.run([sys.executable, str(script), str(out), str(tmp_path / "x.npz"), "--width", "1",
+                          "--height", "1"], capture_output=True, text=True, timeout=120)
+    assert bad.returncode == 2 and "pred_pose" in bad.stderr and "Traceback" not in bad.stderr
