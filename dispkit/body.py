@@ -59,8 +59,9 @@ SMPL_HELP = (
     "SMPL is licensed and not shipped with dispkit. Register at https://smpl.is.tue.mpg.de "
     "(SMPL for Python, v1.1.0) or https://smplify.is.tue.mpg.de (the gender-neutral "
     "basicModel_neutral_lbs_10_207_0_v1.0.0.pkl), then pass the file or its folder to "
-    "load_body_model(path), or put it at data/body_models/smpl/SMPL_NEUTRAL.pkl "
-    "(or set DISPKIT_SMPL_DIR). chumpy is not needed. Without SMPL, use load_body_model('open')."
+    "load_body_model(path), or put it at data/body_models/smpl/SMPL_NEUTRAL.pkl or "
+    "$DISPKIT_DATA/body_models/smpl/ (default ~/dispkit_data; or set DISPKIT_SMPL_DIR). chumpy is not needed. "
+    "Without SMPL, use load_body_model('open')."
 )
 
 
@@ -140,7 +141,9 @@ def _resolve(model: str | os.PathLike) -> Path:
 
 
 def _default_smpl_location() -> Path | None:
-    for root in filter(None, (os.environ.get("DISPKIT_SMPL_DIR"), "data/body_models/smpl")):
+    data_root = Path(os.environ.get("DISPKIT_DATA") or "~/dispkit_data").expanduser()  # dispkit.data.real's root
+    for root in filter(None, (os.environ.get("DISPKIT_SMPL_DIR"), "data/body_models/smpl",
+                              data_root / "body_models" / "smpl")):
         for name in _SMPL_FILE_NAMES:
             if (Path(root) / name).is_file():
                 return Path(root) / name

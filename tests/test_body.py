@@ -1,5 +1,6 @@
 """dispkit.body: the open SMPL-format model through smplx, user SMPL files, bad input."""
 import pickle
+import shutil
 import sys
 import types
 
@@ -246,9 +247,15 @@ def test_missing_smpl_file_names_path_and_source(tmp_path, monkeypatch):
         load_body_model(tmp_path)  # an empty folder: lists the names it looked for
     assert "SMPL_NEUTRAL.pkl" in str(e.value)
     monkeypatch.delenv("DISPKIT_SMPL_DIR", raising=False)
+    monkeypatch.setenv("DISPKIT_DATA", str(tmp_path / "data_root"))
     monkeypatch.chdir(tmp_path)
     with pytest.raises(FileNotFoundError, match="data/body_models/smpl"):
         load_body_model("smpl")
+    # the data root of dispkit.data.real (licensed_assets.py --check) is searched too
+    found = tmp_path / "data_root" / "body_models" / "smpl" / "SMPL_NEUTRAL.npz"
+    found.parent.mkdir(parents=True)
+    shutil.copy(OPEN_MODEL_PATH, found)
+    assert load_body_model("smpl").faces.shape[0] > 10000
 
 
 def test_non_smpl_topology_without_vertex_ids_is_refused(tmp_path, asset):
