@@ -9,8 +9,10 @@ Pose and Shape Refinement* (ICCVW 2023). One module per step of the paper:
 * :mod:`dispkit.render`  -- rasteriser with nvdiffrast's contract and the paper's modalities (§3.1)
 * :mod:`dispkit.displacement` -- Eq. 1, 2, 5, 6 and the EPE
 * :mod:`dispkit.net`, :mod:`dispkit.train` -- the displacement network and its training (§3.1, Eq. 3)
-* :mod:`dispkit.data`    -- synthetic scenes, simulated regressors and detectors, training samples (§4)
+* :mod:`dispkit.data`    -- synthetic scenes, simulated regressors and detectors, training samples, readers of
+  the real datasets (§4)
 * :mod:`dispkit.fit`     -- SMPLify with the dense term (Eq. 4, Eq. 7), keypoint/DensePose terms, priors (§3.2)
+* :mod:`dispkit.texture` -- the person's texture by back-projection (§4) and its degradations (§4.3)
 
 ``dispkit.refine(image, init, cam, texture)`` runs the whole method.
 """
