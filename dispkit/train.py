@@ -235,10 +235,10 @@ def train(cfg: TrainConfig, resume: bool = False, dataset=None, progress: bool =
     if resume and ckpt_path.is_file():
         state = load_checkpoint(ckpt_path, expect=net_config)
         saved = TrainConfig.from_dict(state["train_config"] or {})
-        if (saved.config, saved.inputs, saved.batch_size, saved.seed) != (cfg.config, cfg.inputs, cfg.batch_size,
-                                                                         cfg.seed):
-            raise ValueError(f"cannot resume {ckpt_path}: it was trained with config={saved.config}, "
-                             f"inputs={saved.inputs}, batch_size={saved.batch_size}, seed={saved.seed}")
+        keys = ("config", "inputs", "batch_size", "seed", "texture", "texture_pool")  # what fixes the data stream
+        if any(getattr(saved, k) != getattr(cfg, k) for k in keys):
+            raise ValueError(f"cannot resume {ckpt_path}: it was trained with "
+                             + ", ".join(f"{k}={getattr(saved, k)}" for k in keys))
     if cfg.threads > 0:
         from dispkit import render
 

@@ -105,6 +105,9 @@ def test_bad_checkpoints_give_clear_errors(tmp_path):
     train.train(_cfg(tmp_path, steps=3, inputs="no_texture"), dataset=data, progress=False)
     with pytest.raises(ValueError, match="expected 'cpu'/'full'"):
         train.train(_cfg(tmp_path, steps=4), resume=True, dataset=data, progress=False)
+    with pytest.raises(ValueError, match="texture=backprojected"):  # another data stream: refused too
+        train.train(_cfg(tmp_path, steps=4, inputs="no_texture", texture="simulated"), resume=True, dataset=data,
+                    progress=False)
     with pytest.raises(FileExistsError, match="--resume"):  # never overwrite a run by accident
         train.train(_cfg(tmp_path, steps=3, inputs="no_texture"), dataset=data, progress=False)
     model = train.model_from_checkpoint(tmp_path / "run" / "last.pt")
