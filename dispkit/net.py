@@ -244,8 +244,8 @@ def render_inputs(views: dict, inputs: str = "full") -> torch.Tensor:
 
 CHECKPOINT_DIR = Path(__file__).resolve().parent / "assets" / "checkpoints"
 #: shipped checkpoints: name -> (file, how it was trained)
-_TRAIN_CMD = ("python -m dispkit.train --config cpu --inputs {inputs} --steps 2000 --workers 1 --threads 1 "
-              "--out runs/cpu_{inputs}")
+_TRAIN_CMD = ("python -m dispkit.train --config cpu --inputs {inputs} --steps 4000 --log-every 50 "
+              "--checkpoint-every 250 --workers 1 --threads 1 --out runs/cpu_{inputs}")
 PRETRAINED = {
     "cpu": "cpu_full",  # alias
     "cpu_full": _TRAIN_CMD.format(inputs="full"),
