@@ -35,7 +35,7 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 
 from _common import write_result
 
-from dispkit import fit
+from dispkit import fit, texture
 from dispkit.body import load_body_model
 from dispkit.camera import box_from_points
 from dispkit.data import observations as obs
@@ -92,7 +92,8 @@ def data_terms(chunk, body, tables, net):
                                         size=size)
         if net is not None:
             image = torch.stack([s.image for s in chunk])
-            tex = torch.stack([s.estimated_texture for s in chunk])
+            # the person's texture back-projected from 4 other frames (§4), as the network was trained
+            tex = torch.stack([texture.scene_texture(s, body=body)[0] for s in chunk])
             terms["Ours"], _ = fit.predicted_dense_term(image, io.vertices, cam, tex, body, net)
     return cam, init, go, io, terms
 
