@@ -1,8 +1,9 @@
 """Texture ablations (Table 3 of the paper) on held-out synthetic scenes with the shipped checkpoints.
 
 For every scene of the held-out pare-like split, the person's texture is estimated the paper's way: back-projected
-from 4 other frames of the same person (:func:`dispkit.data.synthetic.reference_frames`,
-:func:`dispkit.texture.estimate_texture`, GT meshes). Variants of the network's input:
+from 4 other frames of the same person (:func:`dispkit.texture.scene_texture`: GT meshes, the frames of
+:func:`dispkit.data.synthetic.reference_frames`), as the shipped checkpoints were trained. Variants of the
+network's input:
 
 * ``full (estimated texture)``; ``+ noise N(0,10)``, ``+ noise N(0,30)`` (pixel-wise); ``+ brightness N(0,25)``,
   ``+ brightness N(0,50)`` (one offset per texture; 0-255 scale); ``wrong texture`` (the next scene's person);
@@ -37,7 +38,6 @@ from _common import write_result
 from dispkit import fit, texture
 from dispkit import net as netmod
 from dispkit.body import load_body_model
-from dispkit.data.synthetic import reference_frames
 from dispkit.data.training import load_split
 from dispkit.displacement import pixel_field, vertex_displacements
 from dispkit.metrics import evaluate
@@ -83,12 +83,12 @@ def main(argv=None):
     body = load_body_model("open")
     nets = {k: netmod.load_pretrained(k) for k in ("cpu_full", "cpu_no_texture", "cpu_texture_only")}
     cfg = fit.FitConfig(camera_iters=args.camera_iters, body_iters=args.body_iters)
-    scenes = [s for k, s in zip(range(args.n + 1), load_split(SPLIT, body=body))]
+    scenes = [s for k, s in zip(range(args.n), load_split(SPLIT, body=body))]
+    args.n = len(scenes)  # the split may hold fewer
     t_start = time.perf_counter()
     estimates, tex_err = [], []
     for s in scenes:
-        imgs, verts, cam = reference_frames(s, 4, body)
-        est, info = texture.estimate_texture(imgs, verts, cam, body, size=s.texture.shape[0])
+        est, info = texture.scene_texture(s, 4, body=body)
         estimates.append(est)
         tex_err.append(texture.texture_error(est, s.texture, body, info["seen"]) | {"coverage": info["coverage"]})
     print(f"textures estimated: {time.perf_counter() - t_start:.0f} s", flush=True)
@@ -105,7 +105,7 @@ def main(argv=None):
         for m in METRICS:
             rows["init"][m] += m0[m].tolist()
         est = torch.stack(estimates[c0:c0 + B])
-        wrong = torch.stack(estimates[c0 + 1:c0 + B + 1])  # the next scene's person
+        wrong = torch.stack([estimates[(c0 + i + 1) % len(estimates)] for i in range(B)])  # the next scene's person
         image = torch.stack([s.image for s in chunk])
         for v in VARIANTS:
             ckpt, tex = variant_inputs(v, est, wrong, [s.seed for s in chunk])
