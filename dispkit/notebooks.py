@@ -50,9 +50,16 @@ def execute(notebook: Path, out_dir: Path, parameters: dict | None = None, timeo
     params = dict(parameters or {})
     params.setdefault("out_path", str((out_dir / notebook.with_suffix(".json").name).resolve()))
     out_nb = out_dir / notebook.name
-    papermill.execute_notebook(str(notebook), str(out_nb), parameters=params, kernel_name=kernel_name,
-                               cwd=str(REPO), progress_bar=False, execution_timeout=timeout, start_timeout=120,
-                               log_output=False)
+    # the kernel inherits the environment: a non-interactive MPLBACKEND (e.g. Agg, set for headless tests)
+    # would replace the notebook's inline backend and drop every figure from the executed notebook
+    backend = os.environ.pop("MPLBACKEND", None)
+    try:
+        papermill.execute_notebook(str(notebook), str(out_nb), parameters=params, kernel_name=kernel_name,
+                                   cwd=str(REPO), progress_bar=False, execution_timeout=timeout,
+                                   start_timeout=120, log_output=False)
+    finally:
+        if backend is not None:
+            os.environ["MPLBACKEND"] = backend
     result_path = Path(params["out_path"])
     if not result_path.is_file():
         raise RuntimeError(f"{notebook.name} ran but wrote no JSON to {result_path}")

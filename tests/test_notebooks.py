@@ -103,6 +103,16 @@ def test_there_are_notebooks():
 
 
 @pytest.mark.parametrize("nb", NOTEBOOKS, ids=lambda p: p.stem)
+def test_parameters_cell_parses(nb):
+    """papermill reads every parameter of the tagged cell (an '=' in a comment would hide one)."""
+    import papermill
+
+    params = papermill.inspect_notebook(str(nb))
+    assert {"seed", "fast", "out_path"} <= set(params)
+    assert params["fast"]["default"] == "False"  # stored notebooks run full size unless told otherwise
+
+
+@pytest.mark.parametrize("nb", NOTEBOOKS, ids=lambda p: p.stem)
 def test_notebook_runs_in_fast_mode(nb, tmp_path):
     assert nb.stem in CHECKS, f"add a CHECKS entry asserting on what {nb.name} writes"
     executed, result = execute(nb, tmp_path, {"fast": True, "seed": 0}, timeout=1200)
