@@ -33,7 +33,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from _common import write_result
+from _common import add_fit_arguments, fit_config, stack_params, write_result
 
 from dispkit import fit, texture
 from dispkit.body import load_body_model
@@ -67,14 +67,10 @@ def scenes(regressor, n, body):
     return out
 
 
-def _cat(items, key):
-    return {k: torch.cat([getattr(s, key)[k] for s in items]) for k in fit.PARAM_NAMES}
-
-
 def data_terms(chunk, body, tables, net):
     """The data terms of every method for a chunk of scenes (same camera)."""
     cam = chunk[0].camera
-    gt, init = _cat(chunk, "gt"), _cat(chunk, "init")
+    gt, init = stack_params(chunk, "gt"), stack_params(chunk, "init")
     with torch.no_grad():
         go, io = body(**gt), body(**init)
     size = (lambda b: b[:, 2] - b[:, 0])(box_from_points(cam.project(io.vertices), scale=1.0))
@@ -105,10 +101,8 @@ def main(argv=None):
     ap.add_argument("--tables", type=int, nargs="+", default=[1, 2])
     ap.add_argument("--regressors", nargs="+", default=list(SPLITS))
     ap.add_argument("--priors", nargs="+", default=["gmm", "vposer", "cnf"], help="Table 1's priors")
-    ap.add_argument("--batch", type=int, default=10)
     ap.add_argument("--net", default="cpu_full", help="checkpoint for the predicted displacements (Table 1)")
-    ap.add_argument("--camera-iters", type=int, default=fit.FitConfig.camera_iters)
-    ap.add_argument("--body-iters", type=int, default=fit.FitConfig.body_iters)
+    add_fit_arguments(ap)
     ap.add_argument("--out", default=str(RESULTS))
     args = ap.parse_args(argv)
     torch.set_num_threads(max(1, os.cpu_count() or 1))
@@ -120,7 +114,7 @@ def main(argv=None):
             net = netmod.load_pretrained(args.net)
         except FileNotFoundError as e:
             print(f"Table 1 without predicted displacements: {e}")
-    cfg = fit.FitConfig(camera_iters=args.camera_iters, body_iters=args.body_iters)
+    cfg = fit_config(args)
     result = {"n_scenes": args.n, "n_scenes_table1": min(args.n, args.n1 or args.n), "priors": args.priors,
               "fit_config": vars(cfg), "net": args.net if net else None,
               "joints": "24 SMPL joints", "machine": {"cpu_count": os.cpu_count(), "platform": platform.platform(),

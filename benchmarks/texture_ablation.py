@@ -33,7 +33,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from _common import write_result
+from _common import add_fit_arguments, fit_config, stack_params, write_result
 
 from dispkit import fit, texture
 from dispkit import net as netmod
@@ -47,10 +47,6 @@ SPLIT = ROOT / "benchmarks" / "splits" / "heldout_pare_100.npz"
 METRICS = ("MPJPE", "PA-MPJPE", "PVE", "PA-PVE")
 VARIANTS = ("full (estimated texture)", "+ noise N(0,10)", "+ noise N(0,30)", "+ brightness N(0,25)",
             "+ brightness N(0,50)", "wrong texture", "no texture", "texture only")
-
-
-def _cat(items, key):
-    return {k: torch.cat([getattr(s, key)[k] for s in items]) for k in fit.PARAM_NAMES}
 
 
 def variant_inputs(name, est, wrong, seeds):
@@ -73,16 +69,14 @@ def variant_inputs(name, est, wrong, seeds):
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--n", type=int, default=20)
-    ap.add_argument("--batch", type=int, default=10)
     ap.add_argument("--priors", nargs="+", default=["gmm", "vposer"])
-    ap.add_argument("--camera-iters", type=int, default=fit.FitConfig.camera_iters)
-    ap.add_argument("--body-iters", type=int, default=fit.FitConfig.body_iters)
+    add_fit_arguments(ap)
     ap.add_argument("--out", default=str(RESULTS))
     args = ap.parse_args(argv)
     torch.set_num_threads(max(1, os.cpu_count() or 1))
     body = load_body_model("open")
     nets = {k: netmod.load_pretrained(k) for k in ("cpu_full", "cpu_no_texture", "cpu_texture_only")}
-    cfg = fit.FitConfig(camera_iters=args.camera_iters, body_iters=args.body_iters)
+    cfg = fit_config(args)
     scenes = [s for k, s in zip(range(args.n), load_split(SPLIT, body=body))]
     args.n = len(scenes)  # the split may hold fewer
     t_start = time.perf_counter()
@@ -98,7 +92,7 @@ def main(argv=None):
         chunk = scenes[c0:c0 + args.batch]
         B = len(chunk)
         cam = chunk[0].camera
-        gt, init = _cat(chunk, "gt"), _cat(chunk, "init")
+        gt, init = stack_params(chunk, "gt"), stack_params(chunk, "init")
         with torch.no_grad():
             go, io = body(**gt), body(**init)
         m0 = evaluate(io.vertices, go.vertices, io.joints, go.joints, per_frame=True)
