@@ -25,7 +25,7 @@ import math
 import os
 import random
 import time
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 
 import numpy as np
@@ -58,6 +58,7 @@ class TrainConfig:
     threads: int = 0               # torch threads of the training process (0 = torch's default)
     texture: str = "backprojected"  # texture behind the RGB rendering: backprojected (§4) or simulated
     texture_pool: int = 1000       # persons in the back-projected texture pool (built once, cached)
+    init: str = ""                 # start from these weights (a checkpoint path or shipped name): fine-tuning
 
     @classmethod
     def from_dict(cls, d: dict) -> TrainConfig:
@@ -219,6 +220,18 @@ def make_dataset(cfg: TrainConfig, net_config: netmod.NetConfig):
                                texture=cfg.texture, pool=pool)
 
 
+def _init_weights(model, source) -> None:
+    """Fine-tuning: load the weights of ``source`` (a shipped name or a checkpoint path) into ``model``; the layers
+    must match (crop and ``field_scale`` may differ: the outputs are displacements / field_scale)."""
+    src = netmod.load_pretrained(source)
+    keys = ("inputs", "stem_width", "block_width", "blocks", "features", "stacks", "depth")
+    diff = {k: (getattr(src.config, k), getattr(model.config, k)) for k in keys
+            if getattr(src.config, k) != getattr(model.config, k)}
+    if diff:
+        raise ValueError(f"--init {source}: its layers differ from {model.config.name!r}'s (init, this run): {diff}")
+    model.load_state_dict(src.state_dict())
+
+
 def train(cfg: TrainConfig, resume: bool = False, dataset=None, progress: bool = True) -> dict:
     """Train (or resume) a network; returns a summary dict. See the module docstring."""
     from tqdm.auto import tqdm
@@ -227,6 +240,8 @@ def train(cfg: TrainConfig, resume: bool = False, dataset=None, progress: bool =
     out = Path(cfg.out)
     device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", 0))) if torch.cuda.is_available() else "cpu"
     net_config = netmod.build(cfg.config, inputs=cfg.inputs).config
+    if cfg.crop and cfg.crop != net_config.crop:  # the checkpoint records the crop it was trained on
+        net_config = replace(net_config, crop=cfg.crop)
     ckpt_path = out / "last.pt"
     state = None
     if not resume and ckpt_path.is_file():
@@ -251,6 +266,8 @@ def train(cfg: TrainConfig, resume: bool = False, dataset=None, progress: bool =
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     sched = torch.optim.lr_scheduler.LambdaLR(opt, _schedule(cfg))
     step = 0
+    if cfg.init and state is None:
+        _init_weights(model, cfg.init)
     if state is not None:
         model.load_state_dict(state["model"])
         opt.load_state_dict(state["optimizer"])

@@ -114,6 +114,24 @@ def test_bad_checkpoints_give_clear_errors(tmp_path):
     assert model.config.inputs == "no_texture" and not model.training
 
 
+def test_fine_tuning_starts_from_the_given_weights_and_records_its_crop(tmp_path):
+    train.train(_cfg(tmp_path, steps=3, out=str(tmp_path / "src")), dataset=FakeData(), progress=False)
+    src = train.load_checkpoint(tmp_path / "src" / "last.pt")
+    assert src["net_config"]["crop"] == 32  # --crop overrides the config's 64, and the checkpoint says so
+    # lr 0: one step leaves the parameters where --init put them (BatchNorm statistics still move)
+    ft = _cfg(tmp_path, steps=1, lr=0.0, crop=48, init=str(tmp_path / "src" / "last.pt"), out=str(tmp_path / "ft"))
+    train.train(ft, dataset=FakeData(crop=48), progress=False)
+    model = train.model_from_checkpoint(tmp_path / "ft" / "last.pt")
+    assert model.config.crop == 48
+    for name, p in model.named_parameters():
+        assert torch.equal(p, src["model"][name]), name
+    fresh = net.build("cpu")
+    assert any(not torch.equal(p, src["model"][n]) for n, p in fresh.named_parameters())
+    with pytest.raises(ValueError, match="layers differ"):  # another input set has another first layer
+        train.train(_cfg(tmp_path, steps=1, inputs="no_texture", init=str(tmp_path / "src" / "last.pt"),
+                         out=str(tmp_path / "bad")), dataset=FakeData(), progress=False)
+
+
 @pytest.mark.slow
 def test_ddp_two_cpu_processes_keep_identical_replicas(tmp_path):
     """torchrun with 2 processes (gloo): a few synthetic steps, then both replicas hash to the same parameters."""
