@@ -8,6 +8,10 @@ Table 1 (predicted inputs): the shipped network's predicted dense displacements 
 OpenPose detections ("OP") and DensePose-style correspondences ("DP"), both with realistic noise
 (:mod:`dispkit.data.observations`), per pose prior.
 
+What-if rows ("Ours, error x0.75", "x0.5"; ``--error-scales``, GMM and cNF): the GT field seen through the same
+crop plus 0.75 or 0.5 times the network's per-pixel error, i.e. how Table 1 would read with a network 25 % or
+50 % more accurate than the shipped CPU one. They use the GT and are an analysis, not a method.
+
 Metrics (mm) on the 24 SMPL joints and all vertices: MPJPE, N-MPJPE, PA-MPJPE, PVE, N-PVE, PA-PVE.
 Also seconds per frame of each fit (batched, CPU).
 
@@ -40,6 +44,7 @@ from dispkit.body import load_body_model
 from dispkit.camera import box_from_points
 from dispkit.data import observations as obs
 from dispkit.data.training import load_split, write_split
+from dispkit.displacement import pixel_field, vertex_displacements
 from dispkit.metrics import evaluate
 from dispkit.render import render
 
@@ -49,6 +54,7 @@ SPLITS = {"pare-like": ROOT / "benchmarks" / "splits" / "heldout_pare_100.npz",
 HELDOUT_SEEDS = range(900_000, 900_100)
 METRICS = ("MPJPE", "PA-MPJPE", "N-MPJPE", "PVE", "PA-PVE", "N-PVE")
 KIND = {"OP GT": "keypoints", "Ours GT": "dense", "OP": "keypoints", "DP": "densepose", "Ours": "dense"}
+WHAT_IF_PRIORS = ("gmm", "cnf")  # the what-if rows (--error-scales) are fitted with these priors only
 PAPER = {  # Table 2 of the paper (3DPW), for the ratios
     "pare-like": {"init": 74.5, "OP GT": 50.5, "Ours GT": 41.0},
     "prohmr-like": {"init": 95.1, "OP GT": 69.5, "Ours GT": 56.7},
@@ -67,8 +73,9 @@ def scenes(regressor, n, body):
     return out
 
 
-def data_terms(chunk, body, tables, net):
-    """The data terms of every method for a chunk of scenes (same camera)."""
+def data_terms(chunk, body, tables, net, error_scales=()):
+    """The data terms of every method for a chunk of scenes (same camera). ``error_scales``: for each a, a what-if
+    term from GT field + a x (predicted - GT field), i.e. a network whose every error is a times the shipped one's."""
     cam = chunk[0].camera
     gt, init = stack_params(chunk, "gt"), stack_params(chunk, "init")
     with torch.no_grad():
@@ -90,7 +97,16 @@ def data_terms(chunk, body, tables, net):
             image = torch.stack([s.image for s in chunk])
             # the person's texture back-projected from 4 other frames (§4), as the network was trained
             tex = torch.stack([texture.scene_texture(s, body=body)[0] for s in chunk])
-            terms["Ours"], _ = fit.predicted_dense_term(image, io.vertices, cam, tex, body, net)
+            terms["Ours"], ex = fit.predicted_dense_term(image, io.vertices, cam, tex, body, net)
+            if error_scales:
+                scale = net.config.crop / (ex["box"][:, 2] - ex["box"][:, 0])  # crop px per full-image px
+                v = ex["views"]
+                gt_field = pixel_field(vertex_displacements(go.vertices, io.vertices, cam) * scale[:, None, None],
+                                       v["face_index"], v["bary"], body.faces)
+                for a in error_scales:
+                    terms[f"Ours, error x{a:g}"] = fit.DenseTerm.from_field(
+                        gt_field + a * (ex["field"] - gt_field), v["face_index"], v["bary"], body.faces,
+                        io.vertices, cam, size=size, scale=scale)
     return cam, init, go, io, terms
 
 
@@ -101,7 +117,10 @@ def main(argv=None):
     ap.add_argument("--tables", type=int, nargs="+", default=[1, 2])
     ap.add_argument("--regressors", nargs="+", default=list(SPLITS))
     ap.add_argument("--priors", nargs="+", default=["gmm", "vposer", "cnf"], help="Table 1's priors")
-    ap.add_argument("--net", default="cpu_full", help="checkpoint for the predicted displacements (Table 1)")
+    ap.add_argument("--net", default="cpu_full",
+                    help="checkpoint for the predicted displacements (Table 1; a shipped name or a path)")
+    ap.add_argument("--error-scales", type=float, nargs="*", default=[0.75, 0.5],
+                    help="what-if rows (Table 1, GMM and cNF): the network's per-pixel errors scaled by these")
     add_fit_arguments(ap)
     ap.add_argument("--out", default=str(RESULTS))
     args = ap.parse_args(argv)
@@ -129,13 +148,15 @@ def main(argv=None):
         for c0 in range(0, len(items), args.batch):
             chunk = items[c0:c0 + args.batch]
             tabs = [t for t in args.tables if t == 2 or c0 < (args.n if args.n1 is None else args.n1)]
-            cam, init, go, io, terms = data_terms(chunk, body, tabs, net)
+            cam, init, go, io, terms = data_terms(chunk, body, tabs, net, args.error_scales)
             m0 = evaluate(io.vertices, go.vertices, io.joints, go.joints, per_frame=True)
             for m in METRICS:
                 init_m[m] += m0[m].tolist()
             for method, term in terms.items():
-                kind = KIND[method]
-                for prior in (["gmm"] if method.endswith("GT") else args.priors):  # Table 2: GMM only
+                kind = KIND[method.split(",")[0]]
+                priors = ["gmm"] if method.endswith("GT") else args.priors  # Table 2: GMM only
+                priors = [p for p in priors if p in WHAT_IF_PRIORS] if "error x" in method else priors
+                for prior in priors:
                     term.weight = fit.DATA_WEIGHTS[kind][prior.split(":")[0]]
                     t0 = time.perf_counter()
                     r = fit.smplify(body, init, cam, term, prior=prior, config=cfg)
@@ -184,6 +205,11 @@ def goals(result):
                 g[f"{reg} {P} table1 met"] = all(
                     _ratio(rows, ours, "init", m) <= 0.9 and rows[ours][m] < rows[opn][m] for m in ("MPJPE", "PVE"))
                 g[f"{reg} {P} s_per_frame ours"] = rows[ours]["s_per_frame"]
+            for what_if in (r for r in rows if r.startswith(f"+{P} (Ours, error x")):  # --error-scales
+                a = what_if[len(f"+{P} (Ours, error x"):-1]
+                g[f"{reg} {P} table1 met with error x{a}"] = all(
+                    _ratio(rows, what_if, "init", m) <= 0.9 and rows[what_if][m] < rows[opn][m]
+                    for m in ("MPJPE", "PVE"))
     paper = {}
     for reg, ref in PAPER.items():
         paper[f"{reg} paper dense/init MPJPE"] = ref["Ours GT"] / ref["init"]

@@ -73,6 +73,8 @@ def check_05_smplify_priors(r):
     assert r["visible_vertices"]["Ours"] > 300 and r["visible_vertices"]["Ours GT"] > 1000
     rows = r["table_rows"]["pare-like"]
     assert {"init", "+GMM (OP GT)", "+GMM (Ours GT)", "+GMM (OP)", "+GMM (DP)"} <= set(rows)
+    if "+GMM (Ours)" in rows:  # with the shipped network: the what-if rows of a more accurate one too
+        assert {"+GMM (Ours, error x0.75)", "+GMM (Ours, error x0.5)"} <= set(rows)
     assert r["table_n_scenes"] == 2
 
 
