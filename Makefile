@@ -9,6 +9,12 @@ FULL    ?= 0
 export NUMBA_CACHE_DIR ?= $(CURDIR)/.cache/numba
 export MPLBACKEND ?= Agg
 export PYTHONUNBUFFERED := 1
+THREADS ?=
+ifneq ($(THREADS),)
+export OMP_NUM_THREADS := $(THREADS)
+export MKL_NUM_THREADS := $(THREADS)
+export NUMBA_NUM_THREADS := $(THREADS)
+endif
 
 .PHONY: setup demo reproduce test lint bench build-body-model clean
 
@@ -30,6 +36,7 @@ reproduce:
 	$(MAKE) demo FULL=1 OUT=$(OUT)/full
 
 ## test: the test suite, every notebook included (papermill, fast parameters), then nbval over the notebooks
+## (THREADS=1: everything at one thread)
 test: setup
 	$(PY) -m pytest -q
 	DISPKIT_FAST=1 $(PY) -m pytest -q -p no:cacheprovider --nbval-lax --nbval-current-env \

@@ -154,10 +154,29 @@ def _numbers(x):
     return x
 
 
-def test_reruns_with_the_same_seed_give_identical_numbers(tmp_path):
-    """Notebook 05 (a scene, six SMPLify fits, a small table) twice with the same seed: identical numbers."""
+def _close(a, b, path="") -> None:
+    """Same structure, same strings, numbers equal to 1e-6 relative (two kernel processes; not bit-exactness,
+    which float summation order does not promise across processes)."""
+    assert type(a) is type(b) or {type(a), type(b)} <= {int, float}, path
+    if isinstance(a, dict):
+        assert a.keys() == b.keys(), path
+        for k in a:
+            _close(a[k], b[k], f"{path}.{k}")
+    elif isinstance(a, list):
+        assert len(a) == len(b), path
+        for i, (x, y) in enumerate(zip(a, b)):
+            _close(x, y, f"{path}[{i}]")
+    elif isinstance(a, float) or isinstance(b, float):
+        assert a == pytest.approx(b, rel=1e-6, abs=1e-9), path
+    else:
+        assert a == b, path
+
+
+def test_reruns_with_the_same_seed_give_the_same_numbers(tmp_path):
+    """Notebook 05 (a scene, six SMPLify fits, a small table) twice with the same seed, in two kernels: the
+    same numbers to 1e-6."""
     nb = NOTEBOOK_DIR / "05_smplify_priors.ipynb"
     runs = [execute(nb, tmp_path / str(k), {"fast": True, "seed": 900000})[1] for k in range(2)]
     a, b = (_numbers(r) for r in runs)
-    assert a == b
+    _close(a, b)
     assert a["metrics_mm"]["init"]["MPJPE"] > 0  # the comparison covered real results
