@@ -30,12 +30,12 @@ RESULTS = ROOT / "benchmarks" / "results" / "dataset.json"
 
 
 def rate(ds, n, workers, batch=8):
-    from dispkit.train import _single_threaded_worker, single_threaded_workers
+    from dispkit.train import single_threaded_worker_init, single_threaded_workers
 
     # as dispkit.train does: spawned workers rendering with one thread each (no oversubscription)
     loader = torch.utils.data.DataLoader(ds, batch_size=batch, sampler=range(1000, 1000 + n), num_workers=workers,
                                          multiprocessing_context="spawn" if workers else None,
-                                         worker_init_fn=_single_threaded_worker if workers else None)
+                                         worker_init_fn=single_threaded_worker_init if workers else None)
     with single_threaded_workers():
         it = iter(loader)
     for _ in range(max(1, workers)):  # worker start-up (each worker's first batch) is not counted

@@ -34,6 +34,7 @@ from _common import write_result
 from dispkit import net as netmod
 from dispkit import texture
 from dispkit.body import load_body_model
+from dispkit.checkpoints import CHECKPOINT_DIR
 from dispkit.data.training import load_split, scene_sample, write_split
 
 RESULTS = ROOT / "benchmarks" / "results" / "net.json"
@@ -42,7 +43,7 @@ HELDOUT_SEEDS = range(900_000, 900_100)
 
 
 def shipped_log(name):
-    path = netmod.CHECKPOINT_DIR / f"{name}.log.csv"
+    path = CHECKPOINT_DIR / f"{name}.log.csv"
     if not path.is_file():
         return None
     rows = list(csv.DictReader(path.open()))

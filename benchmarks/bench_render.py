@@ -35,7 +35,7 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 from _common import write_result
 from bench_render_raster import best_of, first_call
 
-from dispkit import render
+from dispkit import raster, render
 from dispkit.body import load_body_model
 from dispkit.camera import Camera
 from dispkit.raycast import raycast_camera
@@ -81,7 +81,7 @@ def main(argv=None):
         warm = first_call(tmp)
     result["first_call"] = {"cold_cache_compile_s": cold["warmup_s"], "warm_cache_load_s": warm["warmup_s"],
                             "import_dispkit_render_s": warm["import_s"]}
-    render.warmup()
+    raster.warmup()
 
     max_threads = numba.config.NUMBA_NUM_THREADS
     configs = [("one core", 1), (f"{max_threads} threads", max_threads)]
@@ -98,7 +98,7 @@ def main(argv=None):
                     return render.render(v, body, cam, texture=texture, num_threads=threads)
 
                 def raster_only(v=v, cam=cam, threads=threads):
-                    return render.rasterize(cam.expand(len(v)).to_clip(v), body.faces, (cam.height, cam.width),
+                    return raster.rasterize(cam.expand(len(v)).to_clip(v), body.faces, (cam.height, cam.width),
                                             num_threads=threads)
 
                 t, n = best_of(full, 11 if not args.quick else 5, 2.0)

@@ -1,4 +1,4 @@
-"""Benchmark of the low-level rasteriser of dispkit.render (CPU backends).
+"""Benchmark of the low-level rasteriser of dispkit.raster (CPU backends).
 
 A body-like mesh (an icosphere-subdivided torso, head and four limbs: 26,880 triangles)
 covering about 40 % of the frame is rasterised at 128^2, 256^2 and 512^2 with batch 1
@@ -34,7 +34,7 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 
 from _common import write_result
 
-from dispkit import render
+from dispkit import raster
 
 RESULTS = ROOT / "benchmarks" / "results" / "render_raster.json"
 
@@ -124,7 +124,8 @@ import json, time
 t0 = time.perf_counter()
 from dispkit import render
 t1 = time.perf_counter()
-w = render.warmup()
+from dispkit import raster
+w = raster.warmup()
 print(json.dumps({"import_s": t1 - t0, "warmup_s": w}))
 """
 
@@ -165,7 +166,7 @@ def main(argv=None):
         warm = first_call(tmp)
     result["first_call"] = {"cold_cache_compile_s": cold["warmup_s"], "warm_cache_load_s": warm["warmup_s"],
                             "import_dispkit_render_s": warm["import_s"]}
-    render.warmup()
+    raster.warmup()
 
     pos = {B: torch.from_numpy(to_clip(poses(B, verts))) for B in batches}
     max_threads = numba.config.NUMBA_NUM_THREADS
@@ -179,7 +180,7 @@ def main(argv=None):
                 if args.quick and backend == "torch" and res == 512 and B == 8:
                     continue
                 def fn(p=p, res=res, backend=backend, threads=threads):
-                    return render.rasterize(p, faces_t, (res, res), backend=backend, num_threads=threads)
+                    return raster.rasterize(p, faces_t, (res, res), backend=backend, num_threads=threads)
 
                 reps = 3 if backend == "torch" else (9 if not args.quick else 5)
                 budget = 4.0 if backend == "torch" else 1.5

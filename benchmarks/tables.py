@@ -39,7 +39,7 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 
 from _common import add_fit_arguments, fit_config, stack_params, write_result
 
-from dispkit import fit, texture
+from dispkit import fit, pipeline, texture
 from dispkit.body import load_body_model
 from dispkit.camera import box_from_points
 from dispkit.data import observations as obs
@@ -47,6 +47,7 @@ from dispkit.data.training import load_split, write_split
 from dispkit.displacement import pixel_field, vertex_displacements
 from dispkit.metrics import evaluate
 from dispkit.render import render
+from dispkit.terms import DATA_WEIGHTS, DensePoseTerm, DenseTerm, KeypointTerm
 
 RESULTS = ROOT / "benchmarks" / "results" / "tables.json"
 SPLITS = {"pare-like": ROOT / "benchmarks" / "splits" / "heldout_pare_100.npz",
@@ -84,27 +85,27 @@ def data_terms(chunk, body, tables, net, error_scales=()):
     seeds = [s.seed for s in chunk]
     terms = {}
     if 2 in tables:
-        terms["OP GT"] = fit.KeypointTerm(*obs.gt_keypoints(go.openpose, cam), size=size)
+        terms["OP GT"] = KeypointTerm(*obs.gt_keypoints(go.openpose, cam), size=size)
         terms["Ours GT"] = obs.gt_dense_term(body, go.vertices, io.vertices, cam, size=size)
     if 1 in tables:
         rng = np.random.default_rng(seeds)
-        terms["OP"] = fit.KeypointTerm(*obs.simulate_keypoints(cam.project(go.openpose), size, rng), size=size)
+        terms["OP"] = KeypointTerm(*obs.simulate_keypoints(cam.project(go.openpose), size, rng), size=size)
         views = render(go.vertices, body, cam, modalities=("mask", "face_index", "bary"))
         dp = obs.simulate_densepose(views, size, generator=rng)
-        terms["DP"] = fit.DensePoseTerm(dp["pixels"], dp["face_index"], dp["bary"], body.faces, dp["valid"],
+        terms["DP"] = DensePoseTerm(dp["pixels"], dp["face_index"], dp["bary"], body.faces, dp["valid"],
                                         size=size)
         if net is not None:
             image = torch.stack([s.image for s in chunk])
             # the person's texture back-projected from 4 other frames (§4), as the network was trained
             tex = torch.stack([texture.scene_texture(s, body=body)[0] for s in chunk])
-            terms["Ours"], ex = fit.predicted_dense_term(image, io.vertices, cam, tex, body, net)
+            terms["Ours"], ex = pipeline.predicted_dense_term(image, io.vertices, cam, tex, body, net)
             if error_scales:
                 scale = net.config.crop / (ex["box"][:, 2] - ex["box"][:, 0])  # crop px per full-image px
                 v = ex["views"]
                 gt_field = pixel_field(vertex_displacements(go.vertices, io.vertices, cam) * scale[:, None, None],
                                        v["face_index"], v["bary"], body.faces)
                 for a in error_scales:
-                    terms[f"Ours, error x{a:g}"] = fit.DenseTerm.from_field(
+                    terms[f"Ours, error x{a:g}"] = DenseTerm.from_field(
                         gt_field + a * (ex["field"] - gt_field), v["face_index"], v["bary"], body.faces,
                         io.vertices, cam, size=size, scale=scale)
     return cam, init, go, io, terms
@@ -157,7 +158,7 @@ def main(argv=None):
                 priors = ["gmm"] if method.endswith("GT") else args.priors  # Table 2: GMM only
                 priors = [p for p in priors if p in WHAT_IF_PRIORS] if "error x" in method else priors
                 for prior in priors:
-                    term.weight = fit.DATA_WEIGHTS[kind][prior.split(":")[0]]
+                    term.weight = DATA_WEIGHTS[kind][prior.split(":")[0]]
                     t0 = time.perf_counter()
                     r = fit.smplify(body, init, cam, term, prior=prior, config=cfg)
                     secs.setdefault((prior, method), []).append((time.perf_counter() - t0) / len(chunk))

@@ -35,12 +35,13 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 
 from _common import add_fit_arguments, fit_config, stack_params, write_result
 
-from dispkit import fit, texture
+from dispkit import fit, pipeline, texture
 from dispkit import net as netmod
 from dispkit.body import load_body_model
 from dispkit.data.training import load_split
 from dispkit.displacement import pixel_field, vertex_displacements
 from dispkit.metrics import evaluate
+from dispkit.terms import DATA_WEIGHTS
 
 RESULTS = ROOT / "benchmarks" / "results" / "texture_ablation.json"
 SPLIT = ROOT / "benchmarks" / "splits" / "heldout_pare_100.npz"
@@ -103,7 +104,7 @@ def main(argv=None):
         image = torch.stack([s.image for s in chunk])
         for v in VARIANTS:
             ckpt, tex = variant_inputs(v, est, wrong, [s.seed for s in chunk])
-            term, ex = fit.predicted_dense_term(image, io.vertices, cam, tex, body, nets[ckpt])
+            term, ex = pipeline.predicted_dense_term(image, io.vertices, cam, tex, body, nets[ckpt])
             views = ex["views"]
             gt_field = pixel_field(vertex_displacements(go.vertices, io.vertices, views["camera"]),
                                    views["face_index"], views["bary"], body.faces)
@@ -113,7 +114,7 @@ def main(argv=None):
             epe[v][0] += float(err[mask].sum())
             epe[v][1] += int(mask.sum())
             for prior in args.priors:
-                term.weight = fit.DATA_WEIGHTS["dense"][prior]
+                term.weight = DATA_WEIGHTS["dense"][prior]
                 r = fit.smplify(body, init, cam, term, prior=prior, config=cfg)
                 mm = evaluate(r.vertices, go.vertices, r.joints, go.joints, per_frame=True)
                 d = rows.setdefault(f"{v} +{prior.upper()}", {m: [] for m in METRICS})

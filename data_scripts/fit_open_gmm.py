@@ -4,7 +4,7 @@
 SMPLify's mixture has 8 full-covariance components over SMPL's ``body_pose`` (69 axis-angle values) fitted to
 CMU motion capture. The open one has the same format (``means [8,69]``, ``covars [8,69,69]``, ``weights [8]``)
 and is fitted with scikit-learn's EM to poses drawn from the kit's own pose sampler
-(:func:`dispkit.data.synthetic.sample_pose`: 12 key poses, noise inside anatomical joint limits), with a
+(:func:`dispkit.data.poses.sample_pose`: 12 key poses, noise inside anatomical joint limits), with a
 covariance floor so that no direction is impossible.
 
 Be aware: the synthetic benchmark draws its poses from that same sampler, so this prior is *in distribution*
@@ -32,7 +32,7 @@ OUT = ROOT / "dispkit" / "assets" / "priors" / "gmm_open.npz"
 def fit(n: int = 40_000, components: int = 8, seed: int = 0, reg: float = 1e-3) -> dict:
     from sklearn.mixture import GaussianMixture
 
-    from dispkit.data.synthetic import sample_pose
+    from dispkit.data.poses import sample_pose
 
     rng = np.random.default_rng(seed)
     poses = sample_pose(rng, batch_size=n).numpy().astype(np.float64)

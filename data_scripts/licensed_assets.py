@@ -2,7 +2,7 @@
 """List the licensed models, weights and datasets dispkit can use, where to get them and where to put them.
 
 Nothing here downloads anything: each asset needs a registration (or its own licence) on its project page.
-The registry is :data:`dispkit.data.real.LICENSED_ASSETS`; files go under a data root, by default
+The registry is :data:`dispkit.licensed.LICENSED_ASSETS`; files go under a data root, by default
 ``$DISPKIT_DATA`` or ``~/dispkit_data``.
 
     python data_scripts/licensed_assets.py                   # what to get, and the expected layout
@@ -20,7 +20,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from dispkit.data.real import LICENSED_ASSETS, data_root
+from dispkit.licensed import LICENSED_ASSETS, data_root
 
 
 def describe(root: Path) -> str:

@@ -3,7 +3,7 @@
 
 * ``--vposer``: VPoser V02's architecture (21 joints, 32-d latent; 256 units here instead of 512, the
   open data being simpler than AMASS) trained as a VAE on poses from the kit's pose sampler
-  (:func:`dispkit.data.synthetic.sample_pose`): loss = squared error of the decoded rotation matrices +
+  (:func:`dispkit.data.poses.sample_pose`): loss = squared error of the decoded rotation matrices +
   ``kl`` x KL(q(z|θ) || N(0, I)).
 * ``--cnf``: the conditional flow :class:`dispkit.priors.ConditionalFlowPrior` trained by maximum likelihood
   on (GT pose, simulated regressor estimate) pairs, the three presets mixed equally.
@@ -26,7 +26,8 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from dispkit.data.synthetic import REGRESSOR_PRESETS, sample_pose, simulate_regressor
+from dispkit.data.poses import sample_pose
+from dispkit.data.regressors import REGRESSOR_PRESETS, simulate_regressor
 from dispkit.priors import PRIOR_DIR, ConditionalFlowPrior, VPoser
 
 

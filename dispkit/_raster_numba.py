@@ -1,4 +1,4 @@
-"""Numba kernels of the CPU rasteriser behind :func:`dispkit.render.rasterize`.
+"""Numba kernels of the CPU rasteriser behind :func:`dispkit.raster.rasterize` (and of :func:`dispkit.render.render`).
 
 All jitted code of the renderer lives in this one file on purpose: numba's on-disk
 cache (``cache=True``) is invalidated by the timestamp and size of the file that
@@ -7,9 +7,9 @@ one predictable cache entry per kernel. The cache goes to ``NUMBA_CACHE_DIR`` wh
 is set (the Makefile and CI set it to ``.cache/numba`` in the repository), otherwise to
 numba's default ``__pycache__`` next to this file. The cache key includes the CPU
 model, so a new machine recompiles once (a few seconds; see
-:func:`dispkit.render.warmup`).
+:func:`dispkit.raster.warmup`).
 
-The maths (the contract is nvdiffrast's ``rasterize``; see :mod:`dispkit.render`):
+The maths (the contract is nvdiffrast's ``rasterize``; see :mod:`dispkit.raster`):
 
 * Clip-space vertices ``V_k = (x_k, y_k, w_k)`` of a triangle form the columns of a
   3x3 matrix ``M``; the rows of its adjugate are the 2D-homogeneous *edge functions*
@@ -333,16 +333,8 @@ class _Scratch(threading.local):
             self.bufs[name] = buf
         return buf[:n].reshape(shape)
 
-    def clear(self):
-        self.bufs.clear()
-
 
 _scratch = _Scratch()
-
-
-def clear_buffers() -> None:
-    """Free the scratch buffers kept for reuse (of the calling thread)."""
-    _scratch.clear()
 
 
 def rasterize_numpy(pos: np.ndarray, faces: np.ndarray, out: np.ndarray,
@@ -458,51 +450,6 @@ def interpolate_rows(rast, faces, attr, out):  # pragma: no cover - jitted
             i2 = faces[f, 2]
             for c in range(C):
                 out[b, i, j, c] = u * attr[ba, i0, c] + v * attr[ba, i1, c] + w * attr[ba, i2, c]
-
-
-@njit(parallel=True, cache=True)
-def texture_linear_wrap(tex, uv, valid, out):  # pragma: no cover - jitted
-    """Bilinear lookup with wrap-around, nvdiffrast's texel centres ((k + 0.5) / size).
-
-    tex [Bt,Ht,Wt,C] float32 (Bt in (1, B)), uv [B,H,W,2], valid [B,H,W] bool ->
-    out [B,H,W,C]; pixels with valid == False are left untouched.
-    """
-    B = uv.shape[0]
-    H = uv.shape[1]
-    W = uv.shape[2]
-    Ht = tex.shape[1]
-    Wt = tex.shape[2]
-    C = tex.shape[3]
-    one = tex.shape[0] == 1
-    for row in prange(B * H):
-        b = row // H
-        i = row - b * H
-        bt = 0 if one else b
-        for j in range(W):
-            if not valid[b, i, j]:
-                continue
-            u = uv[b, i, j, 0]
-            v = uv[b, i, j, 1]
-            if not (math.isfinite(u) and math.isfinite(v)):
-                for c in range(C):
-                    out[b, i, j, c] = 0.0
-                continue
-            u = u - math.floor(u)
-            v = v - math.floor(v)
-            x = u * Wt - 0.5
-            y = v * Ht - 0.5
-            x0 = math.floor(x)
-            y0 = math.floor(y)
-            fx = x - x0
-            fy = y - y0
-            k0 = int(x0) % Wt
-            k1 = (int(x0) + 1) % Wt
-            r0 = int(y0) % Ht
-            r1 = (int(y0) + 1) % Ht
-            for c in range(C):
-                top = tex[bt, r0, k0, c] * (1.0 - fx) + tex[bt, r0, k1, c] * fx
-                bottom = tex[bt, r1, k0, c] * (1.0 - fx) + tex[bt, r1, k1, c] * fx
-                out[b, i, j, c] = top * (1.0 - fy) + bottom * fy
 
 
 @njit(parallel=True, cache=True)

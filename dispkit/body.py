@@ -32,8 +32,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from dispkit.licensed import data_root, missing_asset_error
+
 __all__ = ["BodyModel", "BodyOutput", "load_body_model", "load_smpl_file", "SMPL_JOINT_NAMES",
-           "SMPL_PARENTS", "OPENPOSE_NAMES", "OPEN_MODEL_PATH", "SMPL_HELP"]
+           "SMPL_PARENTS", "OPENPOSE_NAMES", "OPEN_MODEL_PATH", "default_body"]
 
 OPEN_MODEL_PATH = Path(__file__).resolve().parent / "assets" / "open_body" / "open_body_neutral.npz"
 
@@ -54,16 +56,6 @@ _OPENPOSE_FROM_SMPLX = (24, 12, 17, 19, 21, 16, 18, 20, 0, 2, 5, 8, 1, 4, 7,
                         25, 26, 27, 28, 29, 30, 31, 32, 33, 34)
 _SMPL_FILE_NAMES = ("SMPL_NEUTRAL.pkl", "SMPL_NEUTRAL.npz", "basicModel_neutral_lbs_10_207_0_v1.0.0.pkl",
                     "smpl/SMPL_NEUTRAL.pkl", "smpl/SMPL_NEUTRAL.npz")
-
-SMPL_HELP = (
-    "SMPL is licensed and not shipped with dispkit. Register at https://smpl.is.tue.mpg.de "
-    "(SMPL for Python, v1.1.0) or https://smplify.is.tue.mpg.de (the gender-neutral "
-    "basicModel_neutral_lbs_10_207_0_v1.0.0.pkl), then pass the file or its folder to "
-    "load_body_model(path), or put it at data/body_models/smpl/SMPL_NEUTRAL.pkl or "
-    "$DISPKIT_DATA/body_models/smpl/ (default ~/dispkit_data; or set DISPKIT_SMPL_DIR). chumpy is not needed. "
-    "Without SMPL, use load_body_model('open')."
-)
-
 
 @dataclass(frozen=True)
 class BodyOutput:
@@ -136,17 +128,21 @@ def _resolve(model: str | os.PathLike) -> Path:
                 return p / name
     else:
         tried.append(p)
-    raise FileNotFoundError(
-        f"No SMPL model file found; tried: {', '.join(str(t) for t in tried)}.\n{SMPL_HELP}")
+    raise missing_asset_error("smpl", tried, what="SMPL model file")
+
+
+def _smpl_dirs() -> list[Path]:
+    """Where ``load_body_model("smpl")`` looks: ``$DISPKIT_SMPL_DIR``, ``data/body_models/smpl`` and the
+    data root's ``body_models/smpl`` (:func:`dispkit.licensed.data_root`)."""
+    return [Path(root) for root in filter(None, (os.environ.get("DISPKIT_SMPL_DIR"), "data/body_models/smpl",
+                                                 data_root() / "body_models" / "smpl"))]
 
 
 def _default_smpl_location() -> Path | None:
-    data_root = Path(os.environ.get("DISPKIT_DATA") or "~/dispkit_data").expanduser()  # dispkit.data.real's root
-    for root in filter(None, (os.environ.get("DISPKIT_SMPL_DIR"), "data/body_models/smpl",
-                              data_root / "body_models" / "smpl")):
+    for root in _smpl_dirs():
         for name in _SMPL_FILE_NAMES:
-            if (Path(root) / name).is_file():
-                return Path(root) / name
+            if (root / name).is_file():
+                return root / name
     return None
 
 
@@ -335,18 +331,29 @@ class BodyModel(torch.nn.Module):
 def load_body_model(model: str | os.PathLike = "open", *, num_betas: int = 10, device=None,
                     dtype=torch.float32) -> BodyModel:
     """Load a body model: ``"open"`` (the shipped open model), ``"smpl"`` (the licensed SMPL
-    file found via ``DISPKIT_SMPL_DIR`` or ``data/body_models/smpl/``), or a path to an SMPL
+    file found via ``DISPKIT_SMPL_DIR``, ``data/body_models/smpl/`` or the data root's
+    ``body_models/smpl/``), or a path to an SMPL
     file (.pkl/.npz) or a folder holding one."""
     if str(model) == "smpl":
         found = _default_smpl_location()
         if found is None:
-            env = os.environ.get("DISPKIT_SMPL_DIR")
-            raise FileNotFoundError(
-                "No SMPL model file found in " + (f"DISPKIT_SMPL_DIR={env} or " if env else "")
-                + f"{Path('data/body_models/smpl').resolve()}.\n{SMPL_HELP}")
+            raise missing_asset_error("smpl", [d.resolve() for d in _smpl_dirs()], what="SMPL model file")
         model = found
     path = _resolve(model)
     data = load_smpl_file(path)
     name = "open" if path == OPEN_MODEL_PATH else path.stem
     body = BodyModel(data, name=name, num_betas=num_betas, dtype=dtype)
     return body.to(device) if device is not None else body
+
+
+_OPEN_BODY: BodyModel | None = None
+
+
+def default_body(body: BodyModel | None = None) -> BodyModel:
+    """``body``, or when it is None the open model (``load_body_model("open")``, loaded once and cached)."""
+    global _OPEN_BODY
+    if body is not None:
+        return body
+    if _OPEN_BODY is None:
+        _OPEN_BODY = load_body_model("open")
+    return _OPEN_BODY

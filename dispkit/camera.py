@@ -28,6 +28,7 @@ import torch
 import torch.nn.functional as F
 
 __all__ = [
+    "CROP_SCALE",
     "Camera",
     "box_from_points",
     "clip_to_pixels",
@@ -39,8 +40,13 @@ __all__ = [
     "full_to_crop",
     "full_to_crop_vectors",
     "ndc_to_pixels",
+    "person_box",
+    "person_crop",
     "pixels_to_ndc",
 ]
+
+#: the person crop the network sees at test time: a square of 1.25 x the projected initial mesh's extent
+CROP_SCALE = 1.25
 
 
 def _check_shape(name: str, x: torch.Tensor, tail: tuple[int, ...], expected: str) -> None:
@@ -405,6 +411,20 @@ def box_from_points(points2d: torch.Tensor, scale: float = 1.2, square: bool = T
         size = size.amax(-1, keepdim=True).expand_as(size)
     half = size.clamp_min(min_size) / 2
     return torch.cat([centre - half, centre + half], -1)
+
+
+def person_box(cam: Camera, vertices: torch.Tensor, scale: float = CROP_SCALE) -> torch.Tensor:
+    """The person's square box [B,4]: ``scale`` x the extent of ``vertices`` [B,V,3] (the *initial* estimate at
+    test time, where the truth is unknown) projected by ``cam``. ``scale=1`` gives the person's own extent."""
+    return box_from_points(cam.project(vertices), scale=scale)
+
+
+def person_crop(images: torch.Tensor, cam: Camera, vertices: torch.Tensor, size: int,
+                scale: float = CROP_SCALE) -> tuple[torch.Tensor, torch.Tensor]:
+    """The network's input crop: images [B,3,H,W] resampled to [B,3,size,size] inside :func:`person_box`;
+    returns ``(crops, box)``. The one crop rule of the kit (the pipeline and evaluation samples use it)."""
+    box = person_box(cam, vertices, scale)
+    return crop_image(images, box, (size, size)), box
 
 
 def crop_grid(box: torch.Tensor, out_size: tuple[int, int], full_size: tuple[int, int]) -> torch.Tensor:

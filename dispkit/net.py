@@ -20,13 +20,12 @@ conditioning, and :meth:`predict` multiplies it back.
 """
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field, replace
-from pathlib import Path
+from dataclasses import asdict, dataclass, fields, replace
 
 import torch
 from torch import nn
 
-__all__ = ["CHANNEL_SETS", "CONFIGS", "PRETRAINED", "DisplacementNet", "Encoder", "NetConfig", "StackedHourglass",
+__all__ = ["CHANNEL_SETS", "CONFIGS", "DisplacementNet", "Encoder", "NetConfig", "StackedHourglass",
            "build", "load_pretrained", "render_inputs"]
 
 # renderings stacked along the channel dimension for each ablation of Table 3 (and their channel counts)
@@ -42,7 +41,7 @@ _CHANNELS = {"rgb": 3, "depth": 1, "normal": 3, "vertex_color": 3}
 class NetConfig:
     """Sizes of the network. ``inputs`` is a key of :data:`CHANNEL_SETS`."""
 
-    name: str = "cpu"
+    name: str = "paper"
     inputs: str = "full"
     stem_width: int = 64          # ResNet-50: 64
     block_width: int = 64         # bottleneck inner width of stage 1 (ResNet-50: 64; output 4x)
@@ -52,7 +51,6 @@ class NetConfig:
     depth: int = 4                # down-samplings inside one hourglass
     crop: int = 256               # square crop size the network is trained on
     field_scale: float = 16.0     # the network outputs displacement / field_scale (crop pixels)
-    extra: dict = field(default_factory=dict)
 
     @property
     def render_channels(self) -> int:
@@ -60,6 +58,12 @@ class NetConfig:
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> NetConfig:
+        """From :meth:`to_dict` (keys this version does not know, e.g. an old checkpoint's ``extra``, are dropped)."""
+        names = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in d.items() if k in names})
 
 
 CONFIGS = {
@@ -244,34 +248,8 @@ def render_inputs(views: dict, inputs: str = "full") -> torch.Tensor:
     return torch.cat(chans, -1).permute(0, 3, 1, 2).contiguous()
 
 
-# --------------------------------------------------------------------------- shipped checkpoints
-
-CHECKPOINT_DIR = Path(__file__).resolve().parent / "assets" / "checkpoints"
-#: shipped checkpoints: name -> (file, how it was trained)
-_TRAIN_CMD = ("python -m dispkit.train --config cpu --inputs {inputs} --steps 4000 --log-every 50 "
-              "--checkpoint-every 250 --workers 1 --threads 1 --out runs/cpu_{inputs}")
-PRETRAINED = {
-    "cpu": "cpu_full",  # alias
-    "cpu_full": _TRAIN_CMD.format(inputs="full"),
-    "cpu_no_texture": _TRAIN_CMD.format(inputs="no_texture"),
-    "cpu_texture_only": _TRAIN_CMD.format(inputs="texture_only"),
-}
-
-
 def load_pretrained(name: str = "cpu", map_location="cpu") -> DisplacementNet:
-    """A shipped checkpoint by name (:data:`PRETRAINED`: ``"cpu"`` = ``"cpu_full"``, ``"cpu_no_texture"``,
-    ``"cpu_texture_only"``) or a path to a checkpoint written by :mod:`dispkit.train`; in eval mode."""
-    from dispkit.train import model_from_checkpoint
+    """A shipped network by name or a checkpoint path, in eval mode: :func:`dispkit.checkpoints.load_pretrained`."""
+    from dispkit.checkpoints import load_pretrained as _load
 
-    name = str(name)
-    if name in PRETRAINED:
-        key = PRETRAINED[name] if name == "cpu" else name
-        path = CHECKPOINT_DIR / f"{key}.pt"
-        if not path.is_file():
-            raise FileNotFoundError(f"the {key!r} checkpoint is not in this installation ({path}); train it with "
-                                    f"`{PRETRAINED[key]}` and pass the resulting last.pt path")
-        return model_from_checkpoint(path, map_location)
-    path = Path(name)
-    if not path.is_file():
-        raise FileNotFoundError(f"{name!r} is neither a shipped checkpoint ({', '.join(PRETRAINED)}) nor a file")
-    return model_from_checkpoint(path, map_location)
+    return _load(name, map_location)

@@ -24,7 +24,24 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 NOTEBOOK_DIR = REPO / "notebooks"
 
-__all__ = ["list_notebooks", "execute", "to_html", "report", "run_all", "main"]
+__all__ = ["execute", "fast_mode", "list_notebooks", "main", "report", "run_all", "save_result", "to_html"]
+
+
+def fast_mode(fast: bool) -> bool:
+    """The opening of every notebook: its ``fast`` parameter, or True when ``DISPKIT_FAST=1`` (nbval in CI runs the
+    stored notebooks that way)."""
+    return bool(fast) or os.environ.get("DISPKIT_FAST") == "1"
+
+
+def save_result(result: dict, out_path) -> Path:
+    """The closing of every notebook: write what it computed as JSON to ``out_path`` (relative paths are taken from
+    the repository, so a notebook opened from any folder writes to the same place); the tests assert on it."""
+    path = Path(out_path)
+    path = path if path.is_absolute() else REPO / path
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(result, indent=1))
+    print(f"results of this notebook: {path} ({len(result)} entries)")
+    return path
 
 
 def list_notebooks(directory: Path = NOTEBOOK_DIR, only=None) -> list[Path]:

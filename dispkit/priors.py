@@ -1,6 +1,9 @@
-"""Learned pose priors for SMPLify (§4.1): VPoser and a conditional normalising flow (cNF).
+"""The pose priors of SMPLify (§4.1): SMPLify's GMM, VPoser, a conditional normalising flow (cNF); ``load_prior``.
 
-Both are *latent* priors: the fit optimises a latent code ``z`` instead of the body pose and penalises
+* :class:`GMMPrior` -- SMPLify's Gaussian mixture over the body pose, from ``gmm_08.pkl`` by path or the open
+  mixture fitted to the kit's pose sampler (``data_scripts/fit_open_gmm.py``).
+
+VPoser and the cNF are *latent* priors: the fit optimises a latent code ``z`` instead of the body pose and penalises
 ``||z||²`` (see :func:`dispkit.fit.smplify`).
 
 * :class:`VPoser` -- human_body_prior's V02 architecture (21 body joints, 32-d latent, 512 units, decoder to
@@ -18,17 +21,107 @@ Files are read with clear errors; the open priors live in ``dispkit/assets/prior
 """
 from __future__ import annotations
 
+import functools
+import math
+import os
+import pickle
 from pathlib import Path
 
+import numpy as np
 import torch
 from torch import nn
 
-__all__ = ["ConditionalFlowPrior", "VPoser", "VPOSER_HELP"]
+from dispkit.licensed import asset_help
+
+__all__ = ["PRIOR_DIR", "ConditionalFlowPrior", "GMMPrior", "VPoser", "load_prior"]
 
 PRIOR_DIR = Path(__file__).resolve().parent / "assets" / "priors"
-VPOSER_HELP = ("VPoser V02_05 comes from https://smpl-x.is.tue.mpg.de (download: VPoser v2.0, licence required); "
-               "unpack it and pass the folder as prior='vposer:/path/to/V02_05'. Without it, dispkit's open VPoser "
-               "(prior='vposer') is used.")
+
+
+def _vposer_help() -> str:
+    return f"{asset_help('vposer')} Without it, dispkit's open VPoser (prior='vposer') is used."
+
+
+def load_prior(prior="gmm") -> nn.Module:
+    """A pose prior by name.
+
+    ``"gmm"`` (the open mixture shipped with dispkit) or ``"gmm:PATH"`` (SMPLify's ``gmm_08.pkl``);
+    ``"vposer"`` (dispkit's open VPoser) or ``"vposer:PATH"`` (human_body_prior's V02 folder);
+    ``"cnf"`` (dispkit's conditional flow) or ``"cnf:PATH"``; a prior given by name is loaded once per process
+    and shared. Or a module given as is: ``prior(body_pose, betas)
+    -> [B]``, or a latent prior with ``latent_init(init)`` and ``pose_from_latent(z, init)``.
+    """
+    if not isinstance(prior, str):
+        return prior
+    return _load_named(prior)
+
+
+@functools.lru_cache(maxsize=16)
+def _load_named(prior: str) -> nn.Module:
+    """A prior by name, loaded once per process (every SMPLify call with ``prior="gmm"`` shares it)."""
+    name, _, path = prior.partition(":")
+    path = os.path.expanduser(path) if path else None
+    if name == "gmm":
+        if path is None:
+            path = PRIOR_DIR / "gmm_open.npz"
+            if not path.is_file():
+                raise FileNotFoundError(f"the open GMM is missing from this installation ({path}); rebuild it with "
+                                        "`python data_scripts/fit_open_gmm.py`")
+        return GMMPrior.from_file(path)
+    if name == "vposer":
+        return VPoser.load(path)
+    if name == "cnf":
+        return ConditionalFlowPrior.load(path)
+    raise ValueError(f"unknown prior {prior!r}: use 'gmm', 'vposer', 'cnf' (each optionally ':PATH') or a module")
+
+
+class GMMPrior(nn.Module):
+    """SMPLify's Gaussian-mixture pose prior over ``body_pose`` [B,69]: the negative log-likelihood of the
+    best component, ``min_k ½ (θ − μ_k)ᵀ Σ_k⁻¹ (θ − μ_k) − log(w_k / √|Σ_k| · const)`` (SMPLify's
+    "max-mixture" approximation)."""
+
+    def __init__(self, means, covars, weights, name: str = "gmm"):
+        super().__init__()
+        means = torch.as_tensor(np.asarray(means), dtype=torch.float64)
+        covars = torch.as_tensor(np.asarray(covars), dtype=torch.float64)
+        weights = torch.as_tensor(np.asarray(weights), dtype=torch.float64).reshape(-1)
+        K, D = means.shape
+        if covars.shape != (K, D, D) or weights.shape != (K,):
+            raise ValueError(f"GMM shapes disagree: means {tuple(means.shape)}, covars {tuple(covars.shape)}, "
+                             f"weights {tuple(weights.shape)}")
+        if D != 69:
+            raise ValueError(f"the GMM pose prior models body_pose (69 values), got dimension {D}")
+        _, logdet = torch.linalg.slogdet(covars)
+        # SMPLify's weighting: w_k / (const * sqrt|Σ_k|), normalised by the smallest determinant for stability
+        nll_w = torch.log(weights) - 0.5 * (logdet - logdet.min()) - 0.5 * D * math.log(2 * math.pi)
+        self.register_buffer("means", means.float())
+        self.register_buffer("precisions", torch.linalg.inv(covars).float())
+        self.register_buffer("log_weights", nll_w.float())
+        self.name = name
+
+    def forward(self, body_pose: torch.Tensor, betas: torch.Tensor | None = None) -> torch.Tensor:
+        d = body_pose[:, None, :] - self.means.to(body_pose.dtype)  # [B,K,69]
+        m = torch.einsum("bki,kij,bkj->bk", d, self.precisions.to(d.dtype), d)
+        return (0.5 * m - self.log_weights.to(d.dtype)).min(1).values
+
+    @classmethod
+    def from_file(cls, path) -> GMMPrior:
+        """``gmm_08.pkl`` (SMPLify's format: ``means``, ``covars``, ``weights``) or an ``.npz`` with those keys."""
+        path = Path(path)
+        if not path.is_file():
+            raise FileNotFoundError(f"no GMM prior at {path}. {asset_help('gmm_08')} Without it, the open "
+                                    "mixture shipped with dispkit (prior='gmm') is used.")
+        if path.suffix == ".npz":
+            d = dict(np.load(path))
+        else:
+            with path.open("rb") as f:
+                d = pickle.load(f, encoding="latin1")
+        missing = {"means", "covars", "weights"} - set(d)
+        if missing:
+            raise ValueError(f"{path} is not a GMM prior file: missing {sorted(missing)}")
+        return cls(d["means"], d["covars"], d["weights"], name=f"gmm:{path.name}")
+
+
 
 
 def _rot6d_to_matrix(x: torch.Tensor) -> torch.Tensor:
@@ -109,10 +202,10 @@ class VPoser(nn.Module):
         if path.is_dir():
             ckpts = sorted(path.glob("snapshots/*.ckpt")) or sorted(path.glob("*.ckpt"))
             if not ckpts:
-                raise FileNotFoundError(f"no VPoser checkpoint (snapshots/*.ckpt) in {path}. {VPOSER_HELP}")
+                raise FileNotFoundError(f"no VPoser checkpoint (snapshots/*.ckpt) in {path}. {_vposer_help()}")
             path = ckpts[-1]
         if not path.is_file():
-            raise FileNotFoundError(f"no VPoser at {path}. {VPOSER_HELP}")
+            raise FileNotFoundError(f"no VPoser at {path}. {_vposer_help()}")
         state = torch.load(path, map_location="cpu", weights_only=False)
         if isinstance(state, dict) and state.get("format") == "dispkit-vposer/1":
             model = cls(**state["config"])

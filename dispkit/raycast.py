@@ -2,7 +2,7 @@
 
 One ray per pixel centre, from the camera centre through the pixel, nearest hit only.
 It is slow (seconds per frame) and exists so that tests, benchmarks and notebook 01 can
-check :func:`dispkit.render.rasterize` / :func:`dispkit.render.render` independently.
+check :func:`dispkit.raster.rasterize` / :func:`dispkit.render.render` independently.
 Needs ``trimesh`` (the ``dev`` and ``notebooks`` extras); ``rtree`` is optional (a
 uniform-grid broad phase stands in for it).
 """

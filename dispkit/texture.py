@@ -7,7 +7,7 @@ vertices."* The kit does it in three steps:
    mean of the pixels whose visible triangle contains it (the same scatter as Eq. 5,
    :func:`dispkit.displacement.pixels_to_vertices`, applied to the image instead of a displacement field);
 2. the per-vertex **median** over the frames that saw the vertex;
-3. :func:`bake_uv` -- rasterise the mesh in UV space (the rasteriser of :mod:`dispkit.render`) and interpolate
+3. :func:`bake_uv` -- rasterise the mesh in UV space (the rasteriser of :mod:`dispkit.raster`) and interpolate
    the vertex colours into a texture map stored like an image (row 0 = top, the convention of
    :func:`dispkit.render.render`). Vertices no frame saw get the mean colour of the seen vertices of their body
    part (or of all seen vertices), and are reported.
@@ -76,9 +76,10 @@ def bake_uv(vertex_colors, body, size: int = 512, uv=None) -> torch.Tensor:
     """A UV texture map [size,size,3] (row 0 = top) from vertex colours [V,3], by rasterising the mesh in UV
     space. Texels no triangle covers are given the nearest covered colour along their row, then column (seams
     and gaps stay continuous under bilinear lookup)."""
-    from dispkit.render import _texture_uv, interpolate, rasterize
+    from dispkit.raster import interpolate, rasterize
+    from dispkit.render import image_uv
 
-    vt, ft = _texture_uv(uv if uv is not None else body.uv)
+    vt, ft = image_uv(uv if uv is not None else body.uv)
     vt, ft = vt.float(), ft.long()
     faces = torch.as_tensor(body.faces).long()
     # colour per texture vertex: the colour of the mesh vertex at the same triangle corner
@@ -133,9 +134,10 @@ def scene_texture(scene, frames: int = 4, size: int | None = None, body=None) ->
     from ``frames`` other frames of the same person (:func:`dispkit.data.synthetic.reference_frames`, GT meshes).
     ``size`` defaults to the scene's texture size. Returns ``(texture [S,S,3], info)`` like
     :func:`estimate_texture`."""
-    from dispkit.data.synthetic import _get_body, reference_frames
+    from dispkit.body import default_body
+    from dispkit.data.synthetic import reference_frames
 
-    body = _get_body(body)
+    body = default_body(body)
     images, vertices, cam = reference_frames(scene, frames, body)
     return estimate_texture(images, vertices, cam, body, size=int(size or scene.texture.shape[0]))
 
@@ -143,9 +145,10 @@ def scene_texture(scene, frames: int = 4, size: int | None = None, body=None) ->
 @torch.no_grad()
 def sample_at_vertices(tex, body) -> torch.Tensor:
     """A texture map's colour at every mesh vertex's UV [V,3] (bilinear; a seam vertex takes one of its UVs)."""
-    from dispkit.render import _texture_uv, texture
+    from dispkit.raster import texture
+    from dispkit.render import image_uv
 
-    vt, ft = _texture_uv(body.uv)
+    vt, ft = image_uv(body.uv)
     faces = torch.as_tensor(body.faces).long()
     vuv = torch.zeros(int(faces.max()) + 1, 2)
     vuv[faces.reshape(-1)] = vt.float()[ft.long().reshape(-1)]

@@ -8,8 +8,10 @@
 * Data: :class:`dispkit.data.training.DisplacementDataset` renders every sample on the fly, deterministic
   per index, so a resumed run sees exactly the samples it would have seen.
 * AdamW with linear warm-up and cosine decay; checkpoints written atomically (temporary file, then
-  ``os.replace``) every ``--checkpoint-every`` steps and at the end, holding model, optimiser, scheduler,
-  RNG states and step: ``--resume`` continues bit-for-bit. A CSV log (``log.csv``) records loss, EPE and
+  ``os.replace``, :mod:`dispkit.checkpoints`) every ``--checkpoint-every`` steps and at the end, holding model,
+  optimiser, scheduler, RNG states and step: ``--resume`` continues bit for bit on the same machine (samples are
+  computed at a fixed thread setting, :func:`dispkit.data.training.one_thread`, so ``--workers`` does not
+  change them; the step itself must run at the same ``--threads``). A CSV log (``log.csv``) records loss, EPE and
   throughput; ``config.json`` the run's settings.
 * DDP when launched by ``torchrun`` (``WORLD_SIZE > 1``): gloo on CPU, NCCL on CUDA; rank r takes samples
   r, r + W, ...; only rank 0 writes.
@@ -32,9 +34,10 @@ import numpy as np
 import torch
 
 from dispkit import net as netmod
+from dispkit import raster
+from dispkit.checkpoints import load_checkpoint, load_pretrained, save_checkpoint
 
-__all__ = ["TrainConfig", "eq3_loss", "export_checkpoint", "load_checkpoint", "main", "model_from_checkpoint",
-           "save_checkpoint", "train"]
+__all__ = ["TrainConfig", "eq3_loss", "main", "train"]
 
 
 @dataclass
@@ -78,75 +81,6 @@ def eq3_loss(outputs: list[torch.Tensor], target: torch.Tensor, mask: torch.Tens
     return sum(per), [float(p.detach()) for p in per]
 
 
-# --------------------------------------------------------------------------- checkpoints
-
-def save_checkpoint(path, model, optimizer=None, scheduler=None, step: int = 0, train_config: TrainConfig | None = None,
-                    extra: dict | None = None) -> Path:
-    """Write a checkpoint atomically: to ``path.tmp`` first, then ``os.replace`` (a crash never leaves a torn file)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    module = model.module if hasattr(model, "module") else model
-    state = {
-        "format": "dispkit-displacement-net/1",
-        "net_config": module.config.to_dict(),
-        "model": module.state_dict(),
-        "step": step,
-        "train_config": asdict(train_config) if train_config is not None else None,
-        "optimizer": optimizer.state_dict() if optimizer is not None else None,
-        "scheduler": scheduler.state_dict() if scheduler is not None else None,
-        "rng": {"torch": torch.get_rng_state(), "numpy": np.random.get_state(), "python": random.getstate()},
-        "extra": extra or {},
-    }
-    tmp = path.with_name(path.name + ".tmp")
-    torch.save(state, tmp)
-    os.replace(tmp, path)
-    return path
-
-
-def load_checkpoint(path, expect: netmod.NetConfig | None = None, map_location="cpu") -> dict:
-    """Read a checkpoint, with clear errors for a missing, corrupt or mismatched file."""
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"no checkpoint at {path}")
-    try:
-        state = torch.load(path, map_location=map_location, weights_only=False)
-    except Exception as e:  # truncated or not a torch file
-        raise ValueError(f"{path} is not a readable dispkit checkpoint (corrupt or truncated: {e})") from e
-    if not isinstance(state, dict) or state.get("format") != "dispkit-displacement-net/1":
-        raise ValueError(f"{path} is not a dispkit displacement-network checkpoint")
-    if expect is not None:
-        got = state["net_config"]
-        diff = {k: (got.get(k), v) for k, v in expect.to_dict().items() if k != "extra" and got.get(k) != v}
-        if diff:
-            raise ValueError(f"{path} holds a network with config {got.get('name')!r}/{got.get('inputs')!r}, "
-                             f"expected {expect.name!r}/{expect.inputs!r}; differing fields (checkpoint, "
-                             f"expected): {diff}")
-    return state
-
-
-def export_checkpoint(src, dst) -> Path:
-    """A small shippable copy of a training checkpoint: weights, configs and step (no optimiser or RNG state)."""
-    state = load_checkpoint(src)
-    slim = {k: state[k] for k in ("format", "net_config", "model", "step", "train_config")}
-    slim["extra"] = {k: v for k, v in state.get("extra", {}).items() if k == "elapsed_s"}
-    slim["model"] = {k: v.clone() for k, v in slim["model"].items()}
-    dst = Path(dst)
-    dst.parent.mkdir(parents=True, exist_ok=True)
-    tmp = dst.with_name(dst.name + ".tmp")
-    torch.save(slim, tmp)
-    os.replace(tmp, dst)
-    return dst
-
-
-def model_from_checkpoint(path, map_location="cpu") -> netmod.DisplacementNet:
-    """Rebuild the network stored in a checkpoint (config included) and load its weights."""
-    state = load_checkpoint(path, map_location=map_location)
-    cfg = netmod.NetConfig(**state["net_config"])
-    model = netmod.DisplacementNet(cfg)
-    model.load_state_dict(state["model"])
-    return model.eval()
-
-
 # --------------------------------------------------------------------------- training
 
 def _dist():
@@ -187,11 +121,10 @@ def single_threaded_workers():
             os.environ["NUMBA_NUM_THREADS"] = old
 
 
-def _single_threaded_worker(_):
-    from dispkit import render
-
+def single_threaded_worker_init(_):
+    """``worker_init_fn`` of the training DataLoader: one torch and one renderer thread per worker."""
     torch.set_num_threads(1)
-    render.set_num_threads(1)
+    raster.set_num_threads(1)
 
 
 def _schedule(cfg: TrainConfig):
@@ -223,7 +156,7 @@ def make_dataset(cfg: TrainConfig, net_config: netmod.NetConfig):
 def _init_weights(model, source) -> None:
     """Fine-tuning: load the weights of ``source`` (a shipped name or a checkpoint path) into ``model``; the layers
     must match (crop and ``field_scale`` may differ: the outputs are displacements / field_scale)."""
-    src = netmod.load_pretrained(source)
+    src = load_pretrained(source)
     keys = ("inputs", "stem_width", "block_width", "blocks", "features", "stacks", "depth")
     diff = {k: (getattr(src.config, k), getattr(model.config, k)) for k in keys
             if getattr(src.config, k) != getattr(model.config, k)}
@@ -232,33 +165,33 @@ def _init_weights(model, source) -> None:
     model.load_state_dict(src.state_dict())
 
 
-def train(cfg: TrainConfig, resume: bool = False, dataset=None, progress: bool = True) -> dict:
-    """Train (or resume) a network; returns a summary dict. See the module docstring."""
-    from tqdm.auto import tqdm
-
-    rank, world = _dist()
-    out = Path(cfg.out)
-    device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", 0))) if torch.cuda.is_available() else "cpu"
+def _net_config(cfg: TrainConfig) -> netmod.NetConfig:
     net_config = netmod.build(cfg.config, inputs=cfg.inputs).config
     if cfg.crop and cfg.crop != net_config.crop:  # the checkpoint records the crop it was trained on
         net_config = replace(net_config, crop=cfg.crop)
-    ckpt_path = out / "last.pt"
-    state = None
+    return net_config
+
+
+def _resume_state(cfg: TrainConfig, net_config: netmod.NetConfig, resume: bool) -> dict | None:
+    """The checkpoint to continue from (``None`` for a new run); refuses to overwrite a run or to resume one whose
+    data stream differs."""
+    ckpt_path = Path(cfg.out) / "last.pt"
     if not resume and ckpt_path.is_file():
         raise FileExistsError(f"{ckpt_path} exists: pass --resume (resume=True) to continue that run, or choose "
                               "another --out")
-    if resume and ckpt_path.is_file():
-        state = load_checkpoint(ckpt_path, expect=net_config)
-        saved = TrainConfig.from_dict(state["train_config"] or {})
-        keys = ("config", "inputs", "batch_size", "seed", "texture", "texture_pool")  # what fixes the data stream
-        if any(getattr(saved, k) != getattr(cfg, k) for k in keys):
-            raise ValueError(f"cannot resume {ckpt_path}: it was trained with "
-                             + ", ".join(f"{k}={getattr(saved, k)}" for k in keys))
-    if cfg.threads > 0:
-        from dispkit import render
+    if not (resume and ckpt_path.is_file()):
+        return None
+    state = load_checkpoint(ckpt_path, expect=net_config)
+    saved = TrainConfig.from_dict(state["train_config"] or {})
+    keys = ("config", "inputs", "batch_size", "seed", "texture", "texture_pool")  # what fixes the data stream
+    if any(getattr(saved, k) != getattr(cfg, k) for k in keys):
+        raise ValueError(f"cannot resume {ckpt_path}: it was trained with "
+                         + ", ".join(f"{k}={getattr(saved, k)}" for k in keys))
+    return state
 
-        torch.set_num_threads(cfg.threads)
-        render.set_num_threads(cfg.threads)
+
+def _model_and_optimiser(cfg: TrainConfig, net_config: netmod.NetConfig, state: dict | None, device):
+    """Seeded model, AdamW and the warm-up + cosine schedule, at the checkpoint's step when resuming."""
     torch.manual_seed(cfg.seed)
     np.random.seed(cfg.seed)
     random.seed(cfg.seed)
@@ -276,6 +209,94 @@ def train(cfg: TrainConfig, resume: bool = False, dataset=None, progress: bool =
         torch.set_rng_state(state["rng"]["torch"])
         np.random.set_state(state["rng"]["numpy"])
         random.setstate(state["rng"]["python"])
+    return model, opt, sched, step
+
+
+def _loader(cfg: TrainConfig, dataset, step: int, rank: int, world: int):
+    """Batches from ``step`` on; rank r of W takes samples r, r + W, ..."""
+    B = cfg.batch_size
+    sampler = _IndexSampler(step * B * world + rank, cfg.steps * B * world, world)
+    # workers are spawned, not forked: the numba renderer uses OpenMP threads, which do not survive fork();
+    # each worker renders with one thread (several processes spinning OpenMP threads on few cores collapse)
+    return torch.utils.data.DataLoader(dataset, batch_size=B, sampler=sampler, num_workers=cfg.workers,
+                                       multiprocessing_context="spawn" if cfg.workers > 0 else None,
+                                       worker_init_fn=single_threaded_worker_init if cfg.workers > 0 else None,
+                                       persistent_workers=False, drop_last=True)
+
+
+class _Log:
+    """``log.csv``: one row every ``log_every`` steps (means since the last row); rows after the checkpoint a run
+    resumes from (a killed run's) are dropped first. Only rank 0 writes."""
+
+    HEADER = ["step", "loss", "loss_last_stack", "epe_px", "lr", "samples_per_s", "elapsed_s"]
+
+    def __init__(self, path: Path, step: int, resumed: bool, active: bool):
+        self.file = None
+        if not active:
+            return
+        new = not path.is_file() or not resumed
+        if not new:
+            rows = list(csv.reader(path.open()))
+            keep = [rows[0]] + [r for r in rows[1:] if r and int(r[0]) <= step]
+            with path.open("w", newline="") as f:
+                csv.writer(f).writerows(keep)
+        self.file = open(path, "w" if new else "a", newline="")
+        self.writer = csv.writer(self.file)
+        if new:
+            self.writer.writerow(self.HEADER)
+
+    def row(self, step, mean, lr, rate, elapsed):
+        if self.file:
+            self.writer.writerow([step, f"{mean[0]:.6f}", f"{mean[1]:.6f}", f"{mean[2]:.4f}", f"{lr:.3e}",
+                                  f"{rate:.2f}", f"{elapsed:.1f}"])
+            self.file.flush()
+
+    def close(self):
+        if self.file:
+            self.file.close()
+
+
+def _train_step(model, opt, sched, batch, net_config, device) -> tuple[float, float, float]:
+    """One step of Eq. 3; returns (loss, last stack's loss, EPE in crop pixels)."""
+    scale = net_config.field_scale
+    image = batch["image"].to(device)
+    rend = netmod.render_inputs(batch, net_config.inputs).to(device)
+    target = batch["field"].permute(0, 3, 1, 2).to(device) / scale
+    mask = batch["mask"].to(device)
+    outputs = model(image, rend)
+    loss, per = eq3_loss(outputs, target, mask)
+    opt.zero_grad(set_to_none=True)
+    loss.backward()
+    opt.step()
+    sched.step()
+    with torch.no_grad():
+        d = (outputs[-1] - target).norm(dim=1) * scale
+        epe = float((d * mask).sum() / mask.sum().clamp(min=1))
+    return loss.item(), per[-1], epe
+
+
+def _replica_fingerprint(model, out: Path, rank: int) -> None:
+    """A hash of this replica's parameters, to check that DDP kept them identical. (BatchNorm running statistics
+    are rank 0's: DDP broadcasts them before every forward pass, and the checkpoint is rank 0's; after the last
+    step each rank has updated them from its own batch.)"""
+    module = model.module if hasattr(model, "module") else model
+    digest = hashlib.sha256(b"".join(p.detach().cpu().numpy().tobytes() for p in module.parameters()))
+    (out / f"replica_{rank}.sha256").write_text(digest.hexdigest())
+
+
+def train(cfg: TrainConfig, resume: bool = False, dataset=None, progress: bool = True) -> dict:
+    """Train (or resume) a network; returns a summary dict. See the module docstring."""
+    from tqdm.auto import tqdm
+
+    rank, world = _dist()
+    out = Path(cfg.out)
+    device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", 0))) if torch.cuda.is_available() else "cpu"
+    net_config = _net_config(cfg)
+    state = _resume_state(cfg, net_config, resume)
+    if cfg.threads > 0:
+        torch.set_num_threads(cfg.threads)
+        raster.set_num_threads(cfg.threads)
+    model, opt, sched, step = _model_and_optimiser(cfg, net_config, state, device)
     if world > 1:
         model = torch.nn.parallel.DistributedDataParallel(model)
     if rank == 0:
@@ -284,27 +305,8 @@ def train(cfg: TrainConfig, resume: bool = False, dataset=None, progress: bool =
                                                      "world_size": world}, indent=1))
     if step >= cfg.steps:
         return {"step": step, "resumed": state is not None}
-    dataset = make_dataset(cfg, net_config) if dataset is None else dataset
-    B = cfg.batch_size
-    sampler = _IndexSampler(step * B * world + rank, cfg.steps * B * world, world)
-    # workers are spawned, not forked: the numba renderer uses OpenMP threads, which do not survive fork();
-    # each worker renders with one thread (several processes spinning OpenMP threads on few cores collapse)
-    loader = torch.utils.data.DataLoader(dataset, batch_size=B, sampler=sampler, num_workers=cfg.workers,
-                                         multiprocessing_context="spawn" if cfg.workers > 0 else None,
-                                         worker_init_fn=_single_threaded_worker if cfg.workers > 0 else None,
-                                         persistent_workers=False, drop_last=True)
-    scale = net_config.field_scale
-    log_path = out / "log.csv"
-    new_log = not log_path.is_file() or state is None
-    if rank == 0 and not new_log:  # drop rows logged after the checkpoint we resume from (a killed run)
-        rows = list(csv.reader(log_path.open()))
-        keep = [rows[0]] + [r for r in rows[1:] if r and int(r[0]) <= step]
-        with log_path.open("w", newline="") as f:
-            csv.writer(f).writerows(keep)
-    logf = open(log_path, "w" if new_log else "a", newline="") if rank == 0 else None
-    writer = csv.writer(logf) if logf else None
-    if writer and new_log:
-        writer.writerow(["step", "loss", "loss_last_stack", "epe_px", "lr", "samples_per_s", "elapsed_s"])
+    loader = _loader(cfg, make_dataset(cfg, net_config) if dataset is None else dataset, step, rank, world)
+    log = _Log(out / "log.csv", step, state is not None, rank == 0)
     bar = tqdm(total=cfg.steps, initial=step, disable=not progress or rank != 0,
                desc=f"train {cfg.config}/{cfg.inputs}")
     t0, seen, acc = time.perf_counter(), 0, []
@@ -314,49 +316,26 @@ def train(cfg: TrainConfig, resume: bool = False, dataset=None, progress: bool =
         batches = iter(loader)  # spawns the workers
     try:
         for batch in batches:
-            image = batch["image"].to(device)
-            rend = netmod.render_inputs(batch, net_config.inputs).to(device)
-            target = batch["field"].permute(0, 3, 1, 2).to(device) / scale
-            mask = batch["mask"].to(device)
-            outputs = model(image, rend)
-            loss, per = eq3_loss(outputs, target, mask)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            sched.step()
+            acc.append(_train_step(model, opt, sched, batch, net_config, device))
             step += 1
-            seen += B * world
-            with torch.no_grad():
-                d = (outputs[-1] - target).norm(dim=1) * scale
-                epe = float((d * mask).sum() / mask.sum().clamp(min=1))
-            acc.append((loss.item(), per[-1], epe))
+            seen += cfg.batch_size * world
             bar.update(1)
             if step % cfg.log_every == 0 or step == cfg.steps:
-                rate = seen / (time.perf_counter() - t0)
-                mean = np.mean(acc, 0)
-                if writer:
-                    writer.writerow([step, f"{mean[0]:.6f}", f"{mean[1]:.6f}", f"{mean[2]:.4f}",
-                                     f"{sched.get_last_lr()[0]:.3e}", f"{rate:.2f}",
-                                     f"{elapsed0 + time.perf_counter() - t0:.1f}"])
-                    logf.flush()
+                rate, mean = seen / (time.perf_counter() - t0), np.mean(acc, 0)
+                log.row(step, mean, sched.get_last_lr()[0], rate, elapsed0 + time.perf_counter() - t0)
                 bar.set_postfix(loss=f"{mean[0]:.4f}", epe=f"{mean[2]:.2f}px", sps=f"{rate:.1f}")
                 acc = []
             if rank == 0 and (step % cfg.checkpoint_every == 0 or step == cfg.steps):
-                save_checkpoint(ckpt_path, model, opt, sched, step, cfg,
+                save_checkpoint(out / "last.pt", model, opt, sched, step, asdict(cfg),
                                 extra={"elapsed_s": elapsed0 + time.perf_counter() - t0})
             if step >= cfg.steps:
                 break
     finally:
         bar.close()
-        if logf:
-            logf.close()
+        log.close()
     elapsed = time.perf_counter() - t0
-    if world > 1:  # a fingerprint of every replica's parameters, to check that they stayed identical
-        # (BatchNorm running statistics are rank 0's: DDP broadcasts them before every forward pass, and the
-        # checkpoint is rank 0's; after the last step each rank has updated them from its own batch)
-        module = model.module if hasattr(model, "module") else model
-        digest = hashlib.sha256(b"".join(p.detach().cpu().numpy().tobytes() for p in module.parameters()))
-        (out / f"replica_{rank}.sha256").write_text(digest.hexdigest())
+    if world > 1:
+        _replica_fingerprint(model, out, rank)
     return {"step": step, "elapsed_s": elapsed, "samples_per_s": seen / max(elapsed, 1e-9),
             "resumed": state is not None, "world_size": world, "rank": rank}
 

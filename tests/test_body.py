@@ -251,7 +251,7 @@ def test_missing_smpl_file_names_path_and_source(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     with pytest.raises(FileNotFoundError, match="data/body_models/smpl"):
         load_body_model("smpl")
-    # the data root of dispkit.data.real (licensed_assets.py --check) is searched too
+    # the data root of dispkit.licensed (licensed_assets.py --check) is searched too
     found = tmp_path / "data_root" / "body_models" / "smpl" / "SMPL_NEUTRAL.npz"
     found.parent.mkdir(parents=True)
     shutil.copy(OPEN_MODEL_PATH, found)

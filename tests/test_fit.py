@@ -8,8 +8,9 @@ import pytest
 import torch
 from scipy.stats import multivariate_normal
 
-from dispkit import fit
+from dispkit import fit, pipeline, priors, terms
 from dispkit.camera import Camera
+from dispkit.data.openpose import read_openpose_json
 from dispkit.metrics import mpjpe
 
 FAST = fit.FitConfig(camera_iters=10, body_iters=60, lr_body=0.02)
@@ -17,7 +18,7 @@ FAST = fit.FitConfig(camera_iters=10, body_iters=60, lr_body=0.02)
 
 def test_gmof_is_geman_mcclure():
     r = torch.tensor([0.0, 1.0, 10.0, 1e4])
-    rho = fit.gmof(r, 10.0)
+    rho = terms.gmof(r, 10.0)
     assert rho[0] == 0 and torch.isclose(rho[2], torch.tensor(50.0))  # ρ(σ) = σ²/2
     assert torch.isclose(rho[1], torch.tensor(100.0 / 101.0))
     assert 99.0 < float(rho[3]) < 100.0  # saturates at σ²: outliers stop pulling
@@ -34,7 +35,7 @@ def _gmm(K=3, seed=0):
 
 def test_gmm_prior_matches_the_gaussian_log_likelihood():
     means, covars, w = _gmm(K=1)
-    prior = fit.GMMPrior(means, covars, w)
+    prior = priors.GMMPrior(means, covars, w)
     theta = torch.as_tensor(np.random.default_rng(1).normal(scale=0.3, size=(4, 69)), dtype=torch.float32)
     logpdf = multivariate_normal(means[0], covars[0]).logpdf(theta.double().numpy())
     _, logdet = np.linalg.slogdet(covars[0])
@@ -42,7 +43,7 @@ def test_gmm_prior_matches_the_gaussian_log_likelihood():
     np.testing.assert_allclose(prior(theta).numpy(), -logpdf - 0.5 * logdet, rtol=1e-4)
     # several: the best component's term (max-mixture); the mean of a component scores better than far away
     means, covars, w = _gmm(K=3)
-    prior = fit.GMMPrior(means, covars, w)
+    prior = priors.GMMPrior(means, covars, w)
     near = prior(torch.as_tensor(means, dtype=torch.float32))
     far = prior(torch.as_tensor(means + 1.0, dtype=torch.float32))
     assert (near < far).all()
@@ -53,14 +54,14 @@ def test_gmm_files_smplify_format_and_missing(tmp_path):
     path = tmp_path / "gmm_08.pkl"
     with path.open("wb") as f:
         pickle.dump({"means": means, "covars": covars, "weights": w}, f, protocol=2)
-    prior = fit.load_prior(f"gmm:{path}")
-    assert isinstance(prior, fit.GMMPrior) and prior.means.shape == (2, 69)
+    prior = priors.load_prior(f"gmm:{path}")
+    assert isinstance(prior, priors.GMMPrior) and prior.means.shape == (2, 69)
     with pytest.raises(FileNotFoundError, match="smplify.is.tue.mpg.de"):
-        fit.load_prior(f"gmm:{tmp_path / 'nope.pkl'}")
+        priors.load_prior(f"gmm:{tmp_path / 'nope.pkl'}")
     with pytest.raises(ValueError, match="unknown prior"):
-        fit.load_prior("vposer-typo")
+        priors.load_prior("vposer-typo")
     # the shipped open mixture: SMPLify's format, and a natural pose scores better than a contorted one
-    open_prior = fit.load_prior("gmm")
+    open_prior = priors.load_prior("gmm")
     assert open_prior.means.shape == (8, 69)
     rest = torch.zeros(1, 69)
     twisted = torch.full((1, 69), 1.2)
@@ -88,7 +89,7 @@ def test_dense_fit_recovers_the_pose_and_frames_are_independent(body):
     out_gt = body(**gt)
     targets = cam.project(out_gt.vertices)
     visible = torch.ones(targets.shape[:2], dtype=torch.bool)
-    data = fit.DenseTerm(targets, visible, size=torch.tensor([300.0, 300.0]))
+    data = terms.DenseTerm(targets, visible, size=torch.tensor([300.0, 300.0]))
     r = fit.smplify(body, init, cam, data, prior="gmm", config=FAST)
     before = mpjpe(body(**init).joints, out_gt.joints)
     after = mpjpe(r.joints, out_gt.joints)
@@ -98,7 +99,7 @@ def test_dense_fit_recovers_the_pose_and_frames_are_independent(body):
     assert (r.losses["body"][-1] < r.losses["body"][0]).all()
     # the same frame alone gives the same fit (Adam is elementwise; losses do not mix frames)
     one = fit.smplify(body, {k: v[1:] for k, v in init.items()}, cam,
-                      fit.DenseTerm(targets[1:], visible[1:], size=torch.tensor([300.0])), prior="gmm", config=FAST)
+                      terms.DenseTerm(targets[1:], visible[1:], size=torch.tensor([300.0])), prior="gmm", config=FAST)
     torch.testing.assert_close(one.params["body_pose"], r.params["body_pose"][1:], atol=2e-4, rtol=0)
 
 
@@ -107,7 +108,7 @@ def test_keypoint_fit_and_frames_without_data(body):
     kp = cam.project(body(**gt).openpose)
     conf = torch.ones(2, 25)
     conf[1] = 0.0  # frame 1: nothing detected
-    data = fit.KeypointTerm(kp, conf, size=300.0)
+    data = terms.KeypointTerm(kp, conf, size=300.0)
     r = fit.smplify(body, init, cam, data, prior="gmm", config=FAST)
     assert r.fitted.tolist() == [True, False] and "unchanged" in r.messages[1]
     for k in fit.PARAM_NAMES:
@@ -116,12 +117,12 @@ def test_keypoint_fit_and_frames_without_data(body):
     assert float(mpjpe(r.joints[:1], body(**gt).joints[:1])) < float(mpjpe(body(**init).joints[:1],
                                                                            body(**gt).joints[:1]))
     with pytest.raises(ValueError, match="BODY_25"):
-        fit.KeypointTerm(torch.zeros(1, 24, 2))
+        terms.KeypointTerm(torch.zeros(1, 24, 2))
     with pytest.raises(ValueError, match="unknown BODY_25 joints"):
-        fit.KeypointTerm(kp, ignore=("Pelvis",))
+        terms.KeypointTerm(kp, ignore=("Pelvis",))
 
 
-class _Explodes(fit.DataTerm):
+class _Explodes(terms.DataTerm):
     """A data term whose frame 0 turns NaN after a few evaluations."""
 
     def __init__(self, inner, after):
@@ -138,7 +139,7 @@ class _Explodes(fit.DataTerm):
 def test_non_finite_loss_stops_only_that_frame(body):
     gt, init, cam = _problem(body, B=2, seed=2)
     targets = cam.project(body(**gt).vertices)
-    dense = fit.DenseTerm(targets, torch.ones(targets.shape[:2], dtype=torch.bool), size=300.0)
+    dense = terms.DenseTerm(targets, torch.ones(targets.shape[:2], dtype=torch.bool), size=300.0)
     r = fit.smplify(body, init, cam, _Explodes(dense, after=FAST.camera_iters + 5), prior="gmm", config=FAST)
     assert r.fitted.tolist() == [False, True]
     assert "non-finite" in r.messages[0] and "body" in r.messages[0] and r.messages[1] == ""
@@ -160,20 +161,20 @@ def test_read_openpose_json(tmp_path):
     path = tmp_path / "frame_keypoints.json"
     path.write_text(json.dumps({"version": 1.3, "people": [{"pose_keypoints_2d": small.ravel().tolist()},
                                                             {"pose_keypoints_2d": big.ravel().tolist()}]}))
-    kp, conf = fit.read_openpose_json(path)
+    kp, conf = read_openpose_json(path)
     np.testing.assert_allclose(kp.numpy(), big[:, :2], rtol=1e-6)
     assert conf[3] == 0 and conf[0] == pytest.approx(0.9)
-    kp0, _ = fit.read_openpose_json(path, person=0)
+    kp0, _ = read_openpose_json(path, person=0)
     np.testing.assert_allclose(kp0.numpy(), small[:, :2], rtol=1e-6)
     path.write_text(json.dumps({"people": []}))
-    kp, conf = fit.read_openpose_json(path)
+    kp, conf = read_openpose_json(path)
     assert kp.shape == (25, 2) and (conf == 0).all()
 
 
 def test_bending_term_penalises_hyperextension():
     pose = torch.zeros(2, 69)
     pose[1, 9] = -0.8  # left knee bent backwards (SMPLify's sign convention: -θ_x penalised)
-    b = fit.bending_term(pose)
+    b = terms.bending_term(pose)
     assert b[0] == pytest.approx(4.0) and b[1] > b[0]
     assert fit.FitConfig().bending_weight == 0  # off by default, as in the paper's modified SMPLify
 
@@ -182,7 +183,7 @@ def test_lbfgs_option_also_fits(body):
     gt, init, cam = _problem(body, B=1, seed=3)
     out_gt = body(**gt)
     targets = cam.project(out_gt.vertices)
-    data = fit.DenseTerm(targets, torch.ones(targets.shape[:2], dtype=torch.bool), size=300.0)
+    data = terms.DenseTerm(targets, torch.ones(targets.shape[:2], dtype=torch.bool), size=300.0)
     cfg = fit.FitConfig(camera_iters=2, body_iters=4, optimizer="lbfgs")
     r = fit.smplify(body, init, cam, data, prior="gmm", config=cfg)
     assert float(mpjpe(r.joints, out_gt.joints)) < 0.5 * float(mpjpe(body(**init).joints, out_gt.joints))
@@ -200,7 +201,7 @@ def test_densepose_term_and_simulated_detections(body):
     dp = obs.gt_densepose(views, stride=3, generator=0)
     assert dp["valid"].any(1).all() and (dp["face_index"][dp["valid"]] >= 0).all()
     # GT correspondences: the GT body explains them to rasterisation precision (zero loss up to float error)
-    term = fit.DensePoseTerm(dp["pixels"], dp["face_index"], dp["bary"], body.faces, dp["valid"], size=300.0)
+    term = terms.DensePoseTerm(dp["pixels"], dp["face_index"], dp["bary"], body.faces, dp["valid"], size=300.0)
     per_point = term.loss(out_gt, cam) / dp["valid"].sum(1) / term.weight
     assert float(per_point.max()) < 1e-2
     # (these random test poses are far from the GMM's poses: fit the term alone, with a weight for ~5k points)
@@ -240,15 +241,15 @@ def test_refine_runs_the_whole_method(body):
     scene = make_scene(3, "pare-like", body=body)
     model = net.build("cpu")  # untrained: this checks the plumbing, benchmarks/tables.py the accuracy
     cfg = fit.FitConfig(camera_iters=2, body_iters=3)
-    r = dispkit.refine(scene.image, scene.init, scene.camera, scene.estimated_texture, net=model, body=body,
+    r = dispkit.refine(scene.image, scene.init, scene.camera, scene.degraded_texture, net=model, body=body,
                        config=cfg)
     S = model.config.crop
     assert r.inputs["field"].shape == (1, S, S, 2) and r.inputs["crops"].shape == (1, 3, S, S)
     assert r.fitted.all() and all(torch.isfinite(v).all() for v in r.params.values())
     assert set(r.losses) == {"camera", "body"}
     with pytest.raises(ValueError, match=r"\[B,H,W,3\]"):
-        fit.predicted_dense_term(scene.image[..., :2][None], body(**scene.init).vertices, scene.camera,
-                                 scene.estimated_texture, body, model)
+        pipeline.predicted_dense_term(scene.image[..., :2][None], body(**scene.init).vertices, scene.camera,
+                                 scene.degraded_texture, body, model)
 
 
 def test_refine_sequence_rejects_mismatched_inputs(body):
@@ -256,6 +257,6 @@ def test_refine_sequence_rejects_mismatched_inputs(body):
                                                ("transl", 3))}
     cam = Camera.full_image(64, 48)
     with pytest.raises(ValueError, match="images must be"):
-        fit.refine_sequence(torch.zeros(2, 48, 64), init, cam, body=body)
+        pipeline.refine_sequence(torch.zeros(2, 48, 64), init, cam, body=body)
     with pytest.raises(ValueError, match="frames"):
-        fit.refine_sequence(torch.zeros(3, 48, 64, 3), init, cam, body=body)
+        pipeline.refine_sequence(torch.zeros(3, 48, 64, 3), init, cam, body=body)

@@ -4,7 +4,7 @@ import math
 import pytest
 import torch
 
-from dispkit import fit, priors
+from dispkit import fit, priors, terms
 from dispkit.camera import Camera
 from dispkit.metrics import mpjpe
 
@@ -30,13 +30,13 @@ def test_vposer_files(tmp_path):
     (tmp_path / "V02_05" / "snapshots").mkdir(parents=True)
     torch.save({"state_dict": {f"vp_model.{k}": v for k, v in model.state_dict().items()}},
                tmp_path / "V02_05" / "snapshots" / "V02_05_epoch=13_val_loss=0.03.ckpt")
-    loaded = fit.load_prior(f"vposer:{tmp_path / 'V02_05'}")
+    loaded = priors.load_prior(f"vposer:{tmp_path / 'V02_05'}")
     torch.testing.assert_close(loaded.decode(z), pose)
     # dispkit's own format (half-precision weights)
     model.save(tmp_path / "vp.pt")
     torch.testing.assert_close(priors.VPoser.load(tmp_path / "vp.pt").decode(z), pose, atol=5e-3, rtol=0)
     with pytest.raises(FileNotFoundError, match="smpl-x.is.tue.mpg.de"):
-        fit.load_prior(f"vposer:{tmp_path / 'nowhere'}")
+        priors.load_prior(f"vposer:{tmp_path / 'nowhere'}")
     (tmp_path / "empty").mkdir()
     with pytest.raises(FileNotFoundError, match="snapshots"):
         priors.VPoser.load(tmp_path / "empty")
@@ -63,10 +63,10 @@ def test_conditional_flow_round_trip(tmp_path):
 @pytest.mark.parametrize("name", ["vposer", "cnf"])
 def test_smplify_with_latent_priors(body, name):
     """The shipped open priors drive the fit through their latent code; frames without data stay as they were."""
-    prior = fit.load_prior(name)
+    prior = priors.load_prior(name)
     B = 2
     g = torch.Generator().manual_seed(7)
-    from dispkit.data.synthetic import sample_pose
+    from dispkit.data.poses import sample_pose
 
     gt = body.zero_params(B)
     gt["global_orient"] = torch.tensor([[math.pi, 0.0, 0.0]]).repeat(B, 1)
@@ -79,7 +79,7 @@ def test_smplify_with_latent_priors(body, name):
     targets = cam.project(out_gt.vertices)
     visible = torch.ones(targets.shape[:2], dtype=torch.bool)
     visible[1] = False
-    r = fit.smplify(body, init, cam, fit.DenseTerm(targets, visible, size=300.0), prior=prior,
+    r = fit.smplify(body, init, cam, terms.DenseTerm(targets, visible, size=300.0), prior=prior,
                     config=fit.FitConfig(camera_iters=5, body_iters=40, lr_body=0.03))
     assert r.fitted.tolist() == [True, False]
     assert torch.equal(r.params["body_pose"][1], init["body_pose"][1])

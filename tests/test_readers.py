@@ -1,4 +1,4 @@
-"""Readers of real datasets (dispkit.data.real), each on a tiny fixture written here in the dataset's own format."""
+"""The readers of real datasets (dispkit.data.threedpw, .rich, ...), each on a tiny fixture in the dataset's format."""
 import json
 import math
 import pickle
@@ -14,18 +14,13 @@ import torch
 from scipy.io import savemat
 from scipy.spatial.transform import Rotation
 
-from dispkit.data.real import (
-    LICENSED_ASSETS,
-    asset_status,
-    densepose_to_pixels,
-    read_3dpw,
-    read_densepose,
-    read_h36m_spin,
-    read_opencv_xml,
-    read_openpose_sequence,
-    read_rich,
-    read_surreal_info,
-)
+from dispkit.data.densepose import densepose_to_pixels, read_densepose
+from dispkit.data.h36m import read_h36m_spin
+from dispkit.data.openpose import read_openpose_sequence
+from dispkit.data.rich import read_opencv_xml, read_rich
+from dispkit.data.surreal import read_surreal_info
+from dispkit.data.threedpw import read_3dpw
+from dispkit.licensed import LICENSED_ASSETS, asset_status
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -470,7 +465,7 @@ def test_write_3dpw_round_trips_through_read_3dpw(tmp_path):
     from scipy.spatial.transform import Rotation
 
     from dispkit.camera import Camera
-    from dispkit.data.real import read_3dpw, write_3dpw
+    from dispkit.data.threedpw import read_3dpw, write_3dpw
 
     g = torch.Generator().manual_seed(0)
     T = 3
@@ -494,7 +489,7 @@ def test_densepose_surface_maps_chart_coordinates_onto_smpl_faces(tmp_path):
     background and unknown parts are invalid."""
     from scipy.io import savemat
 
-    from dispkit.data.real import densepose_surface
+    from dispkit.data.densepose import densepose_surface
 
     faces = np.array([[1, 2, 0], [0, 2, 3]])                      # "SMPL" faces
     V = np.random.default_rng(0).normal(size=(4, 3))

@@ -1,4 +1,4 @@
-"""dispkit.render: rasterize / interpolate / texture against independent references.
+"""dispkit.raster: rasterize / interpolate / texture against independent references.
 
 References: trimesh ray casting at pixel centres (visibility, barycentrics, depth),
 analytic ray-plane intersections (perspective-correct interpolation), analytic pixel
@@ -12,9 +12,9 @@ import pytest
 import torch
 import trimesh
 
-from dispkit import render
+from dispkit import raster
+from dispkit.raster import interpolate, rasterize, texture
 from dispkit.raycast import cast_rays
-from dispkit.render import interpolate, rasterize, texture
 
 NEAR, FAR = 0.5, 20.0
 
@@ -153,7 +153,7 @@ def test_cpu_and_torch_backends_agree(scene):
     both = (rast[..., 3] == ref[..., 3]) & (rast[..., 3] > 0)
     assert (rast[both][:, :3] - ref[both][:, :3]).abs().max() <= 1e-6
     # chunking over triangles does not change the result
-    chunked = render._rasterize_torch(pos[None], torch.from_numpy(faces), H, W, chunk_fragments=5000)
+    chunked = raster._rasterize_torch(pos[None], torch.from_numpy(faces), H, W, chunk_fragments=5000)
     assert torch.equal(chunked, ref)
 
 
@@ -341,21 +341,21 @@ def test_float32_input_requires_grad_and_num_threads():
     b = rasterize(pos.detach().double(), torch.from_numpy(faces), (H, W), num_threads=2)
     assert not a.requires_grad
     assert torch.equal(a, b)
-    assert render.get_num_threads() >= 1
-    render.set_num_threads(1)
+    assert raster.get_num_threads() >= 1
+    raster.set_num_threads(1)
     try:
-        assert render.get_num_threads() == 1
+        assert raster.get_num_threads() == 1
         assert torch.equal(rasterize(pos, torch.from_numpy(faces), (H, W)), a)
     finally:
-        render.set_num_threads(None)
+        raster.set_num_threads(None)
 
 
 def test_empty_faces_and_warmup():
     pos = torch.zeros(4, 4)
     rast = rasterize(pos, torch.zeros(0, 3, dtype=torch.long), (8, 6))
     assert rast.shape == (1, 8, 6, 4) and not rast.any()
-    assert render.warmup() >= 0.0
-    assert "cpu" in render.available_backends() and "torch" in render.available_backends()
+    assert raster.warmup() >= 0.0
+    assert "cpu" in raster.available_backends() and "torch" in raster.available_backends()
 
 
 # --------------------------------------------------------------------------- watertightness
@@ -552,7 +552,7 @@ def test_texture_batching_and_validation():
 def test_cpu_matches_nvdiffrast():
     if not torch.cuda.is_available():
         pytest.skip("nvdiffrast comparison needs CUDA (no GPU here)")
-    if "nvdiffrast" not in render.available_backends():
+    if "nvdiffrast" not in raster.available_backends():
         pytest.skip("nvdiffrast is not installed (pip install dispkit[gpu])")
     verts, faces = torus_scene()
     pos = torch.from_numpy(to_clip(verts)).float()

@@ -1,10 +1,13 @@
-"""dispkit.data.synthetic: seeded synthetic scenes, pose sampler, textures, simulated regressors."""
+"""dispkit.data: synthetic scenes (.synthetic), poses (.poses), textures (.appearance), regressors (.regressors)."""
 import numpy as np
 import pytest
 import torch
 from PIL import Image
 
 from dispkit.body import load_body_model
+from dispkit.data import appearance as A
+from dispkit.data import poses as P
+from dispkit.data import regressors as Rg
 from dispkit.data import synthetic as S
 from dispkit.metrics import mpjpe, pa_mpjpe
 
@@ -23,7 +26,7 @@ def scene(body):
 
 def test_same_seed_same_scene_different_seed_different(body, scene):
     again = S.make_scene(3, body=body)
-    for name in ("image", "mask", "box", "texture", "estimated_texture", "background", "light"):
+    for name in ("image", "mask", "box", "texture", "degraded_texture", "background", "light"):
         assert torch.equal(getattr(scene, name), getattr(again, name)), name
     for part in ("gt", "init"):
         for k in PARAMS:
@@ -52,7 +55,7 @@ def test_image_and_fields(scene):
     assert f == pytest.approx((320 ** 2 + 240 ** 2) ** 0.5)
     for part in (scene.gt, scene.init):
         assert [tuple(part[k].shape) for k in PARAMS] == [(1, 3), (1, 69), (1, 10), (1, 3)]
-    assert scene.kind in S.POSE_KINDS and scene.regressor == "pare-like"
+    assert scene.kind in P.POSE_KINDS and scene.regressor == "pare-like"
 
 
 def test_other_size(body):
@@ -87,22 +90,22 @@ def test_person_size_and_placement(body):
 
 
 def test_poses_respect_limits_and_are_not_uniform():
-    euler, kinds = S.sample_euler_pose(np.random.default_rng(0), batch_size=600)
-    lo, hi = S.ANATOMICAL_LIMITS[..., 0], S.ANATOMICAL_LIMITS[..., 1]
+    euler, kinds = P.sample_euler_pose(np.random.default_rng(0), batch_size=600)
+    lo, hi = P.ANATOMICAL_LIMITS[..., 0], P.ANATOMICAL_LIMITS[..., 1]
     assert np.all(euler >= lo - 1e-12) and np.all(euler <= hi + 1e-12)
-    assert len(S.POSE_KINDS) >= 8 and set(kinds) == set(S.POSE_KINDS)
-    knees = euler[:, [S._J["left_knee"], S._J["right_knee"]], 0]
+    assert len(P.POSE_KINDS) >= 8 and set(kinds) == set(P.POSE_KINDS)
+    knees = euler[:, [P._J["left_knee"], P._J["right_knee"]], 0]
     assert knees.min() >= 0                                   # never hyper-extended backward
-    assert np.all(S.ANATOMICAL_LIMITS[S._J["left_knee"], 0] == (0.0, 2.4))
+    assert np.all(P.ANATOMICAL_LIMITS[P._J["left_knee"], 0] == (0.0, 2.4))
     # Not uniform within the limits: most samples sit well inside them (key poses + small noise).
     span = hi - lo
     rel = (euler - lo) / np.where(span > 0, span, 1)
     assert np.mean((rel > 0.02) & (rel < 0.98)) > 0.8
-    stand, _ = S.sample_euler_pose(np.random.default_rng(1), "stand", batch_size=50)
-    assert stand[:, S._J["left_knee"], 0].mean() < 0.3 and stand[:, S._J["left_shoulder"], 2].mean() < -0.8
-    bp = S.sample_pose(np.random.default_rng(2), batch_size=4)
+    stand, _ = P.sample_euler_pose(np.random.default_rng(1), "stand", batch_size=50)
+    assert stand[:, P._J["left_knee"], 0].mean() < 0.3 and stand[:, P._J["left_shoulder"], 2].mean() < -0.8
+    bp = P.sample_pose(np.random.default_rng(2), batch_size=4)
     assert bp.shape == (4, 69) and bp.dtype == torch.float32
-    assert S.sample_pose(3).shape == (69,)
+    assert P.sample_pose(3).shape == (69,)
 
 
 def test_pose_sign_conventions(body):
@@ -111,7 +114,7 @@ def test_pose_sign_conventions(body):
 
     def joints(kind):
         with torch.no_grad():
-            return body(body_pose=S.euler_to_axis_angle(S.KEY_POSES[kind])[None]).joints[0]
+            return body(body_pose=P.euler_to_axis_angle(P.KEY_POSES[kind])[None]).joints[0]
 
     st = joints("stand")
     for side in ("left", "right"):   # arms hang down by the sides
@@ -129,11 +132,11 @@ def test_pose_sign_conventions(body):
 
 
 def test_textures(body):
-    tex = S.make_texture(np.random.default_rng(0), 128, body)
+    tex = A.make_texture(np.random.default_rng(0), 128, body)
     assert tex.shape == (128, 128, 3) and tex.dtype == torch.float32
     assert float(tex.min()) >= 0 and float(tex.max()) <= 1 and float(tex.std()) > 0.05
-    assert not torch.equal(tex, S.make_texture(np.random.default_rng(1), 128, body))
-    est = S.estimated_texture(tex, np.random.default_rng(0), body)
+    assert not torch.equal(tex, A.make_texture(np.random.default_rng(1), 128, body))
+    est = A.degraded_texture(tex, np.random.default_rng(0), body)
     assert est.shape == tex.shape and float(est.min()) >= 0 and float(est.max()) <= 1
     assert float((est - tex).abs().mean()) > 0.02
 
@@ -141,9 +144,9 @@ def test_textures(body):
         return float(np.corrcoef(a.reshape(-1).numpy(), b.reshape(-1).numpy())[0, 1])
 
     assert corr(est, tex) > 0.2
-    clean = S.estimated_texture(tex, np.random.default_rng(0), body, hidden=None, n_blobs=0)
+    clean = A.degraded_texture(tex, np.random.default_rng(0), body, hidden=None, n_blobs=0)
     assert corr(clean, tex) > 0.8
-    pm = S.texture_part_map(body, 128)
+    pm = A.texture_part_map(body, 128)
     assert pm["part"].min() >= 0 and pm["part"].max() <= 23 and 0.3 < float(pm["covered"].float().mean()) < 1
     assert 0.2 < float(pm["back"].float().mean()) < 0.8
 
@@ -161,7 +164,7 @@ def test_init_errors_plausible(body):
 
 
 def test_background(tmp_path):
-    bg = S.make_background(np.random.default_rng(0), 60, 80)
+    bg = A.make_background(np.random.default_rng(0), 60, 80)
     assert bg.shape == (60, 80, 3) and bg.dtype == torch.float32
     assert float(bg.min()) >= 0 and float(bg.max()) <= 1 and float(bg.std()) > 0.01
     Image.new("RGB", (50, 40), (255, 0, 0)).save(tmp_path / "a.png")
@@ -169,7 +172,7 @@ def test_background(tmp_path):
     (tmp_path / "notes.txt").write_text("not an image")
     seen = set()
     for seed in range(8):
-        img = S.make_background(np.random.default_rng(seed), 60, 80, tmp_path)
+        img = A.make_background(np.random.default_rng(seed), 60, 80, tmp_path)
         assert img.shape == (60, 80, 3)
         colour = tuple(img.reshape(-1, 3).mean(0).round().int().tolist())
         assert colour in {(1, 0, 0), (0, 0, 1)}
@@ -189,7 +192,7 @@ def test_bad_inputs(body, tmp_path):
         S.make_scene(0, "hmr2", body=body)
     gt, _, _ = S.sample_params(np.random.default_rng(0), body)
     with pytest.raises(ValueError, match="pare-like"):
-        S.simulate_regressor(gt, "nope", np.random.default_rng(0), body)
+        Rg.simulate_regressor(gt, "nope", np.random.default_rng(0), body)
     with pytest.raises(ValueError, match="width"):
         S.make_scene(0, width=0, body=body)
     with pytest.raises(ValueError, match="height"):
@@ -197,12 +200,12 @@ def test_bad_inputs(body, tmp_path):
     with pytest.raises(ValueError, match="seed"):
         S.make_scene(-1, body=body)
     with pytest.raises(ValueError, match="size"):
-        S.make_texture(0, size=0, body=body)
+        A.make_texture(0, size=0, body=body)
     with pytest.raises(ValueError, match="stand"):
-        S.sample_pose(0, kind="fly")
+        P.sample_pose(0, kind="fly")
     with pytest.raises(ValueError, match="no images"):
-        S.make_background(0, 10, 10, tmp_path)
+        A.make_background(0, 10, 10, tmp_path)
     with pytest.raises(ValueError, match="not a folder"):
-        S.make_background(0, 10, 10, tmp_path / "missing")
+        A.make_background(0, 10, 10, tmp_path / "missing")
     with pytest.raises(ValueError, match="texture"):
-        S.estimated_texture(torch.zeros(8, 4, 3), 0, body)
+        A.degraded_texture(torch.zeros(8, 4, 3), 0, body)

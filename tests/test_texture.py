@@ -7,7 +7,8 @@ from scipy.spatial.transform import Rotation
 
 from dispkit import texture as T
 from dispkit.camera import Camera
-from dispkit.data.synthetic import make_texture, sample_pose
+from dispkit.data.appearance import make_texture
+from dispkit.data.poses import sample_pose
 from dispkit.render import render
 
 

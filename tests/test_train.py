@@ -4,11 +4,12 @@ import json
 import os
 import subprocess
 import sys
+from dataclasses import replace
 
 import pytest
 import torch
 
-from dispkit import net, train
+from dispkit import checkpoints, net, train
 
 
 class FakeData(torch.utils.data.Dataset):
@@ -70,17 +71,17 @@ def test_training_checkpoints_and_resumes_exactly(tmp_path):
     straight = _cfg(tmp_path, out=str(tmp_path / "straight"))
     s = train.train(straight, dataset=data, progress=False)
     assert s["step"] == 6 and not (tmp_path / "straight" / "last.pt.tmp").exists()
-    ref = train.load_checkpoint(tmp_path / "straight" / "last.pt")["model"]
+    ref = checkpoints.load_checkpoint(tmp_path / "straight" / "last.pt")["model"]
 
     # the same run killed during step 5 (its last checkpoint: step 3; its log already has step 4), then resumed
     part = _cfg(tmp_path, out=str(tmp_path / "resumed"))
     with pytest.raises(RuntimeError, match="killed"):
         train.train(part, dataset=Killed(after=8), progress=False)
-    assert train.load_checkpoint(tmp_path / "resumed" / "last.pt")["step"] == 3
+    assert checkpoints.load_checkpoint(tmp_path / "resumed" / "last.pt")["step"] == 3
     assert len(list(csv.DictReader(open(tmp_path / "resumed" / "log.csv")))) == 4
     r = train.train(part, resume=True, dataset=data, progress=False)
     assert r["resumed"] and r["step"] == 6
-    got = train.load_checkpoint(tmp_path / "resumed" / "last.pt")["model"]
+    got = checkpoints.load_checkpoint(tmp_path / "resumed" / "last.pt")["model"]
     for k in ref:
         assert torch.equal(ref[k], got[k]), k  # bit-for-bit identical to the uninterrupted run
     rows = list(csv.DictReader(open(tmp_path / "resumed" / "log.csv")))
@@ -93,13 +94,13 @@ def test_bad_checkpoints_give_clear_errors(tmp_path):
     bad = tmp_path / "bad.pt"
     bad.write_bytes(b"not a checkpoint")
     with pytest.raises(ValueError, match="corrupt or truncated"):
-        train.load_checkpoint(bad)
+        checkpoints.load_checkpoint(bad)
     with pytest.raises(FileNotFoundError, match="no checkpoint"):
-        train.load_checkpoint(tmp_path / "missing.pt")
+        checkpoints.load_checkpoint(tmp_path / "missing.pt")
     m = net.build("cpu", inputs="no_texture")
-    train.save_checkpoint(tmp_path / "nt.pt", m)
+    checkpoints.save_checkpoint(tmp_path / "nt.pt", m)
     with pytest.raises(ValueError, match=r"expected 'cpu'/'full'.*inputs"):
-        train.load_checkpoint(tmp_path / "nt.pt", expect=net.build("cpu").config)
+        checkpoints.load_checkpoint(tmp_path / "nt.pt", expect=net.build("cpu").config)
     # resuming a run with another input set is refused, naming what the checkpoint holds
     data = FakeData()
     train.train(_cfg(tmp_path, steps=3, inputs="no_texture"), dataset=data, progress=False)
@@ -110,18 +111,18 @@ def test_bad_checkpoints_give_clear_errors(tmp_path):
                     progress=False)
     with pytest.raises(FileExistsError, match="--resume"):  # never overwrite a run by accident
         train.train(_cfg(tmp_path, steps=3, inputs="no_texture"), dataset=data, progress=False)
-    model = train.model_from_checkpoint(tmp_path / "run" / "last.pt")
+    model = checkpoints.model_from_checkpoint(tmp_path / "run" / "last.pt")
     assert model.config.inputs == "no_texture" and not model.training
 
 
 def test_fine_tuning_starts_from_the_given_weights_and_records_its_crop(tmp_path):
     train.train(_cfg(tmp_path, steps=3, out=str(tmp_path / "src")), dataset=FakeData(), progress=False)
-    src = train.load_checkpoint(tmp_path / "src" / "last.pt")
+    src = checkpoints.load_checkpoint(tmp_path / "src" / "last.pt")
     assert src["net_config"]["crop"] == 32  # --crop overrides the config's 64, and the checkpoint says so
     # lr 0: one step leaves the parameters where --init put them (BatchNorm statistics still move)
     ft = _cfg(tmp_path, steps=1, lr=0.0, crop=48, init=str(tmp_path / "src" / "last.pt"), out=str(tmp_path / "ft"))
     train.train(ft, dataset=FakeData(crop=48), progress=False)
-    model = train.model_from_checkpoint(tmp_path / "ft" / "last.pt")
+    model = checkpoints.model_from_checkpoint(tmp_path / "ft" / "last.pt")
     assert model.config.crop == 48
     for name, p in model.named_parameters():
         assert torch.equal(p, src["model"][name]), name
@@ -149,10 +150,11 @@ def test_ddp_two_cpu_processes_keep_identical_replicas(tmp_path):
     assert h0 == h1
     cfg = json.loads((out / "config.json").read_text())
     assert cfg["world_size"] == 2
-    assert train.load_checkpoint(out / "last.pt")["step"] == 3
+    assert checkpoints.load_checkpoint(out / "last.pt")["step"] == 3
     assert cfg["train"]["texture"] == "backprojected"
     assert (tmp_path / "cache" / "texture_pool" / "n2_seed0_tex128_f4_v1" / "info.json").is_file()
-    # the replicas moved away from the initialisation (training happened)
-    init = net.build("cpu").state_dict()
-    trained = train.load_checkpoint(out / "last.pt")["model"]
+    # the replicas moved away from the run's own initialisation (seed 0, crop 32), so training happened
+    torch.manual_seed(0)
+    init = net.DisplacementNet(replace(net.build("cpu").config, crop=32)).state_dict()
+    trained = checkpoints.load_checkpoint(out / "last.pt")["model"]
     assert any(not torch.equal(init[k], trained[k]) for k in init if init[k].is_floating_point())

@@ -37,8 +37,8 @@ def _rng(generator):
 def gt_dense_term(body, gt_vertices, init_vertices, cam, size=None, **kw):
     """The dense term from GT displacements: render the initial mesh, Eq. 1 -> Eq. 2 -> Eq. 5 -> Eq. 6."""
     from dispkit.displacement import pixel_field, vertex_displacements
-    from dispkit.fit import DenseTerm
     from dispkit.render import render
+    from dispkit.terms import DenseTerm
 
     views = render(init_vertices, body, cam, modalities=("mask", "face_index", "bary"))
     field = pixel_field(vertex_displacements(gt_vertices, init_vertices, cam), views["face_index"], views["bary"],

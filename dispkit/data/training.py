@@ -12,12 +12,16 @@ Initial estimates mix, like §4 "Training": simulated regressor samples (``pare-
 ``prohmr-like``), the GT pose with a regressor's shape and camera ("ground-truth pose with PARE predicted
 shape and camera parameters"), and small random perturbations of the GT. The crop box comes from the
 initial estimate's projection (as at test time, where the GT is unknown), jittered in scale and centre.
-Every sample is a pure function of ``(seed, index)``: DataLoader workers, resumed runs and other machines
-see identical data. Use ``multiprocessing_context="spawn"`` for DataLoader workers: the numba renderer's
+Every sample is a pure function of ``(seed, index)``, computed with one torch thread and one renderer thread
+(:func:`one_thread`) whatever the process's settings: the main process, spawned DataLoader workers and resumed
+runs on one machine get bit-identical samples. (Floating-point summation order depends on the thread count, so
+without the fixed setting a 2-thread process and a 1-thread worker differ by ~1e-5; another machine's CPU and
+libraries may differ by as much.) Use ``multiprocessing_context="spawn"`` for DataLoader workers: the numba renderer's
 OpenMP threads do not survive ``fork()``.
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
@@ -27,24 +31,16 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from dispkit.body import default_body
 from dispkit.camera import box_from_points, crop_image
-from dispkit.data.synthetic import (
-    REGRESSOR_PRESETS,
-    _get_body,
-    estimated_texture,
-    make_background,
-    make_scene,
-    make_texture,
-    sample_params,
-    scene_params,
-    shade_and_composite,
-    simulate_regressor,
-)
+from dispkit.data.appearance import degraded_texture, make_background, make_texture, shade_and_composite
+from dispkit.data.regressors import REGRESSOR_PRESETS, simulate_regressor
+from dispkit.data.synthetic import make_scene, sample_params, scene_params
 from dispkit.displacement import pixel_field, vertex_displacements
 from dispkit.render import render
 
-__all__ = ["INIT_MIX", "POOL_SEED0", "DisplacementDataset", "load_split", "load_texture_pool", "scene_sample",
-           "texture_pool", "write_split"]
+__all__ = ["INIT_MIX", "POOL_SEED0", "DisplacementDataset", "load_split", "load_texture_pool", "one_thread",
+           "scene_sample", "texture_pool", "write_split"]
 
 #: how the initial estimates of training pairs are drawn (probabilities)
 INIT_MIX = {"regressor": 0.6, "gt_pose": 0.25, "perturbed": 0.15}
@@ -54,6 +50,21 @@ _VIEW_KEYS = ("rgb", "depth", "normal", "vertex_color", "mask")
 #: the benchmarks use seeds 900_000-900_099; training images never come from scene seeds)
 POOL_SEED0 = 5_000_000
 _POOL_VERSION = 1
+
+
+@contextlib.contextmanager
+def one_thread():
+    """Compute inside this block with one torch thread and one ``"cpu"`` renderer thread (restored after): the
+    fixed setting that makes a sample bit-identical in every process of a machine."""
+    from dispkit import raster
+
+    old_torch, old_render = torch.get_num_threads(), raster.set_num_threads(1)
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(old_torch)
+        raster.set_num_threads(old_render)
 
 
 def _init_estimate(gt, rng, body, mode: str):
@@ -92,7 +103,7 @@ class DisplacementDataset(torch.utils.data.Dataset):
     texture_size : side of the procedural UV textures.
     mix : probabilities of the initial-estimate modes (default :data:`INIT_MIX`).
     texture : the person's texture behind the RGB rendering. ``"simulated"``: a procedural texture and its
-        :func:`~dispkit.data.synthetic.estimated_texture` (blur, colour shift, hidden side, holes);
+        :func:`~dispkit.data.appearance.degraded_texture` (blur, colour shift, hidden side, holes);
         ``"backprojected"``: a person of a :func:`texture_pool` (``pool``: its folder), whose true texture
         dresses the image and whose texture back-projected from 4 other frames is rendered -- the paper's way
         (§4), and what the network sees at test time.
@@ -135,7 +146,7 @@ class DisplacementDataset(torch.utils.data.Dataset):
     @property
     def body(self):
         if self._body is None:  # loaded lazily, once per worker process
-            self._body = _get_body(None)
+            self._body = default_body()
         return self._body
 
     def __len__(self):
@@ -145,6 +156,10 @@ class DisplacementDataset(torch.utils.data.Dataset):
         index = int(index)
         if index < 0:
             raise IndexError(index)
+        with one_thread():
+            return self._make(index)
+
+    def _make(self, index: int) -> dict:
         rng = np.random.default_rng([self.seed, index, 31337])
         body, S = self.body, self.crop
         W, H = self.image_size
@@ -164,7 +179,7 @@ class DisplacementDataset(torch.utils.data.Dataset):
             else:
                 tex = make_texture(rng, self.texture_size, body)
                 hidden = "back" if abs(meta["yaw"]) < math.pi / 2 else "front"
-                est = estimated_texture(tex, rng, body, hidden=hidden)
+                est = degraded_texture(tex, rng, body, hidden=hidden)
             bg = make_background(rng, S, S)
             ccam = cam.crop(box, (S, S))
             g = render(gt_v, body, ccam, texture=tex, modalities=("rgb", "normal", "mask"))
@@ -178,11 +193,11 @@ class DisplacementDataset(torch.utils.data.Dataset):
 def scene_sample(scene, crop: int, body=None, texture=None) -> dict:
     """A network sample from a full synthetic scene (evaluation): the image crop is *resampled* from the
     scene's image (as for real photos), the box comes from the initial estimate, the renderings use
-    ``texture`` [S,S,3] (default: the scene's simulated ``estimated_texture``; pass the back-projected one of
+    ``texture`` [S,S,3] (default: the scene's simulated ``degraded_texture``; pass the back-projected one of
     :func:`dispkit.texture.scene_texture` for the paper's setting); ``field`` is the GT (Eq. 1 + 2).
     Batch-free tensors like the dataset's."""
-    body = _get_body(body)
-    texture = scene.estimated_texture if texture is None else texture
+    body = default_body(body)
+    texture = scene.degraded_texture if texture is None else texture
     with torch.no_grad():
         gt_v, init_v = body(**scene.gt).vertices, body(**scene.init).vertices
         box = box_from_points(scene.camera.project(init_v), scale=1.25)
@@ -220,7 +235,7 @@ def texture_pool(n: int = 1000, seed: int = 0, texture_size: int = 128, frames: 
     out = root / "texture_pool" / f"n{n}_seed{seed}_tex{texture_size}_f{frames}_v{_POOL_VERSION}"
     if (out / "info.json").is_file():
         return out
-    body = _get_body(body)
+    body = default_body(body)
     parts = out.with_name(out.name + ".parts")
     parts.mkdir(parents=True, exist_ok=True)
     bar = tqdm(total=n, desc="texture pool (back-projection)", disable=not progress)
@@ -285,7 +300,7 @@ def write_split(path, seeds, regressor: str = "pare-like", width: int = 320, hei
     them and checks that the parameters still match (so code changes that would silently change an
     evaluation are caught).
     """
-    body = _get_body(body)
+    body = default_body(body)
     seeds = np.asarray(list(seeds), dtype=np.int64)
     rows = [scene_params(int(s), regressor, width, height, body) for s in seeds]
     arrays = {"seeds": seeds, "regressor": np.array(regressor), "image_size": np.array([width, height])}

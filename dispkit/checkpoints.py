@@ -1,0 +1,100 @@
+"""Checkpoints of the displacement network: atomic save, checked load, the shipped networks (:data:`PRETRAINED`).
+
+A checkpoint is one ``torch.save`` dict (``format: dispkit-displacement-net/1``) with the network's config, its
+weights, the step and the training run's settings, plus optimiser, scheduler and RNG states for resuming.
+Inference (:func:`load_pretrained`) needs only this module and :mod:`dispkit.net`, never the training code.
+"""
+from __future__ import annotations
+
+import os
+import random
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from dispkit import net as netmod
+
+__all__ = ["CHECKPOINT_DIR", "PRETRAINED", "load_checkpoint", "load_pretrained", "model_from_checkpoint",
+           "save_checkpoint"]
+
+CHECKPOINT_DIR = Path(__file__).resolve().parent / "assets" / "checkpoints"
+#: shipped checkpoints: name -> (file, how it was trained)
+_TRAIN_CMD = ("python -m dispkit.train --config cpu --inputs {inputs} --steps 4000 --log-every 50 "
+              "--checkpoint-every 250 --workers 1 --threads 1 --out runs/cpu_{inputs}")
+PRETRAINED = {
+    "cpu": "cpu_full",  # alias
+    "cpu_full": _TRAIN_CMD.format(inputs="full"),
+    "cpu_no_texture": _TRAIN_CMD.format(inputs="no_texture"),
+    "cpu_texture_only": _TRAIN_CMD.format(inputs="texture_only"),
+}
+
+
+def load_pretrained(name: str = "cpu", map_location="cpu") -> netmod.DisplacementNet:
+    """A shipped checkpoint by name (:data:`PRETRAINED`: ``"cpu"`` = ``"cpu_full"``, ``"cpu_no_texture"``,
+    ``"cpu_texture_only"``) or a path to a checkpoint written by :mod:`dispkit.train`; in eval mode."""
+    name = str(name)
+    if name in PRETRAINED:
+        key = PRETRAINED[name] if name == "cpu" else name
+        path = CHECKPOINT_DIR / f"{key}.pt"
+        if not path.is_file():
+            raise FileNotFoundError(f"the {key!r} checkpoint is not in this installation ({path}); train it with "
+                                    f"`{PRETRAINED[key]}` and pass the resulting last.pt path")
+        return model_from_checkpoint(path, map_location)
+    path = Path(name)
+    if not path.is_file():
+        raise FileNotFoundError(f"{name!r} is neither a shipped checkpoint ({', '.join(PRETRAINED)}) nor a file")
+    return model_from_checkpoint(path, map_location)
+
+
+def save_checkpoint(path, model, optimizer=None, scheduler=None, step: int = 0, train_config: dict | None = None,
+                    extra: dict | None = None) -> Path:
+    """Write a checkpoint atomically: to ``path.tmp`` first, then ``os.replace`` (a crash never leaves a torn file)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    module = model.module if hasattr(model, "module") else model
+    state = {
+        "format": "dispkit-displacement-net/1",
+        "net_config": module.config.to_dict(),
+        "model": module.state_dict(),
+        "step": step,
+        "train_config": dict(train_config) if train_config is not None else None,
+        "optimizer": optimizer.state_dict() if optimizer is not None else None,
+        "scheduler": scheduler.state_dict() if scheduler is not None else None,
+        "rng": {"torch": torch.get_rng_state(), "numpy": np.random.get_state(), "python": random.getstate()},
+        "extra": extra or {},
+    }
+    tmp = path.with_name(path.name + ".tmp")
+    torch.save(state, tmp)
+    os.replace(tmp, path)
+    return path
+
+
+def load_checkpoint(path, expect: netmod.NetConfig | None = None, map_location="cpu") -> dict:
+    """Read a checkpoint, with clear errors for a missing, corrupt or mismatched file."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"no checkpoint at {path}")
+    try:
+        state = torch.load(path, map_location=map_location, weights_only=False)
+    except Exception as e:  # truncated or not a torch file
+        raise ValueError(f"{path} is not a readable dispkit checkpoint (corrupt or truncated: {e})") from e
+    if not isinstance(state, dict) or state.get("format") != "dispkit-displacement-net/1":
+        raise ValueError(f"{path} is not a dispkit displacement-network checkpoint")
+    if expect is not None:
+        got = state["net_config"]
+        diff = {k: (got.get(k), v) for k, v in expect.to_dict().items() if got.get(k) != v}
+        if diff:
+            raise ValueError(f"{path} holds a network with config {got.get('name')!r}/{got.get('inputs')!r}, "
+                             f"expected {expect.name!r}/{expect.inputs!r}; differing fields (checkpoint, "
+                             f"expected): {diff}")
+    return state
+
+
+def model_from_checkpoint(path, map_location="cpu") -> netmod.DisplacementNet:
+    """Rebuild the network stored in a checkpoint (config included) and load its weights."""
+    state = load_checkpoint(path, map_location=map_location)
+    cfg = netmod.NetConfig.from_dict(state["net_config"])
+    model = netmod.DisplacementNet(cfg)
+    model.load_state_dict(state["model"])
+    return model.eval()

@@ -1,0 +1,75 @@
+"""Human3.6M in SPIN's preprocessed npz format (``h36m_valid_protocol1.npz``, ...; github.com/nkolot/SPIN)."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from dispkit.data.frames import Frames, existing_path, normalize_gender, pad_betas, require_keys
+
+__all__ = ["read_h36m_spin"]
+
+
+def _strings(a: np.ndarray) -> list[str]:
+    return [x.decode() if isinstance(x, bytes) else str(x) for x in np.asarray(a).reshape(-1)]
+
+
+def read_h36m_spin(npz_path, image_dir=None) -> Frames:
+    """Read SPIN's preprocessed Human3.6M file (``h36m_valid_protocol1.npz``, ``..._protocol2.npz``,
+    ``h36m_train.npz``), or any npz in SPIN's dataset format.
+
+    Format (github.com/nkolot/SPIN, ``datasets/preprocess/h36m.py`` and ``datasets/base_dataset.py``):
+    ``imgname`` [N] (relative image paths), ``center`` [N,2] and ``scale`` [N] (a square box of side
+    ``200 * scale`` pixels centred at ``center``), optional ``pose`` [N,72] and ``shape`` [N,10] (SMPL;
+    absent from the released Human3.6M files: MoSh parameters are licensed), ``S`` [N,24,4] (root-relative 3D
+    joints in metres with a confidence, SPIN's 24-joint order), ``part`` [N,24,3] (2D joints),
+    ``openpose`` [N,25,3], ``gender`` [N].
+
+    SPIN's npz stores no camera and no translation: ``camera`` is None (Human3.6M's calibrations are in the
+    dataset's own metadata, not here) and ``transl`` is zero (root-relative). Without ``pose``/``shape``,
+    the pose and betas are NaN, ``meta["has_smpl"]`` is false and :meth:`Frames.params` raises.
+
+    Returns
+    -------
+    Frames
+        ``boxes`` [N,4] from center/scale, ``keypoints2d`` = ``part`` (if present), ``meta``: ``S``,
+        ``openpose``, ``center``, ``scale``, ``has_smpl``, ``genders`` (when mixed).
+    """
+    path = existing_path(npz_path, "h36m")
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            data = {k: z[k] for k in z.files}
+    except ValueError as e:  # object arrays (or not an npz at all)
+        raise ValueError(f"{path}: cannot read as a SPIN dataset npz without unpickling ({e})") from e
+    require_keys(data, ("imgname", "center", "scale"), path, "SPIN dataset npz")
+    names = _strings(data["imgname"])
+    N = len(names)
+    center = np.asarray(data["center"], dtype=np.float32).reshape(N, 2)
+    scale = np.asarray(data["scale"], dtype=np.float32).reshape(N)
+    half = 100.0 * scale[:, None]
+    boxes = np.concatenate([center - half, center + half], 1)
+
+    has_smpl = "pose" in data and "shape" in data
+    if has_smpl:
+        pose = np.asarray(data["pose"], dtype=np.float32).reshape(N, 72)
+        betas = pad_betas(np.asarray(data["shape"], dtype=np.float32).reshape(N, -1))
+    else:
+        pose, betas = np.full((N, 72), np.nan, np.float32), np.full((N, 10), np.nan, np.float32)
+    meta: dict[str, Any] = {"center": center, "scale": scale, "has_smpl": has_smpl, "source": str(path),
+                            "camera_note": "SPIN's npz has no camera: crop with boxes (side 200*scale)"}
+    if not has_smpl:
+        meta["smpl_note"] = f"'pose'/'shape' are not in {path.name} (SPIN's Human3.6M files carry no SMPL)"
+    for key in ("S", "openpose"):
+        if key in data:
+            meta[key] = np.asarray(data[key], dtype=np.float32)
+    gender = "neutral"
+    if "gender" in data:
+        genders = [normalize_gender(g) for g in _strings(data["gender"])]
+        gender = genders[0] if len(set(genders)) == 1 else "mixed"
+        meta["genders"] = np.asarray(genders)
+    root = Path(image_dir) if image_dir is not None else Path()
+    keypoints = np.asarray(data["part"], dtype=np.float32).reshape(N, -1, 3) if "part" in data else None
+    return Frames(global_orient=pose[:, :3], body_pose=pose[:, 3:], betas=betas, transl=np.zeros((N, 3)),
+                  camera=None, images=[str(root / n) for n in names], keypoints2d=keypoints, boxes=boxes,
+                  gender=gender, name=path.stem, meta=meta)
