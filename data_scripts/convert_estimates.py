@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import pickle
 import sys
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -30,6 +31,7 @@ from scipy.spatial.transform import Rotation
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from dispkit.camera import crop_cam_to_full
+from dispkit.inputs import InputError, one_line, one_line_errors
 
 
 def _first(d, keys, what):
@@ -46,8 +48,12 @@ def load(path) -> dict:
     if path.suffix == ".npz":
         with np.load(path, allow_pickle=False) as f:
             return {k: f[k] for k in f.files}
-    with open(path, "rb") as f:
-        return dict(pickle.load(f))
+    try:
+        with open(path, "rb") as f:
+            return dict(pickle.load(f))
+    except (pickle.UnpicklingError, EOFError, ValueError, TypeError, KeyError, IndexError, AttributeError,
+            ImportError, UnicodeDecodeError) as e:
+        raise ValueError(f"not an .npz or a pickle of a dict ({type(e).__name__}: {e})") from e
 
 
 def convert(d: dict, width: int, height: int, focal: float | None = None) -> dict:
@@ -77,17 +83,24 @@ def convert(d: dict, width: int, height: int, focal: float | None = None) -> dic
 
 
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap = one_line_errors(argparse.ArgumentParser(description=__doc__.splitlines()[0]))
     ap.add_argument("input")
     ap.add_argument("output")
     ap.add_argument("--width", type=int, required=True, help="full image width in pixels")
     ap.add_argument("--height", type=int, required=True, help="full image height in pixels")
     ap.add_argument("--focal", type=float, default=None, help="focal length in pixels (default sqrt(w² + h²))")
     args = ap.parse_args(argv)
+    if args.width < 1 or args.height < 1:
+        ap.error(f"--width and --height must be positive pixel counts, got {args.width} x {args.height}")
+    if args.focal is not None and not (np.isfinite(args.focal) and args.focal > 0):
+        ap.error(f"--focal must be a positive number of pixels, got {args.focal}")
+    if Path(args.output).is_dir():
+        ap.error(f"output {args.output} is a folder: give the path of the .npz to write")
     try:
         out = convert(load(args.input), args.width, args.height, args.focal)
-    except (KeyError, ValueError, FileNotFoundError) as e:
-        print(f"error: {e.args[0] if e.args else e}", file=sys.stderr)
+    except (KeyError, ValueError, TypeError, IndexError, FileNotFoundError, IsADirectoryError, EOFError,
+            pickle.UnpicklingError, zipfile.BadZipFile, InputError) as e:  # a bad input file: one line
+        print(f"{ap.prog}: error: {args.input}: {one_line(e)}", file=sys.stderr)
         return 2
     Path(args.output).parent.mkdir(parents=True, exist_ok=True)
     np.savez(args.output, **out)

@@ -9,7 +9,8 @@ The registry is :data:`dispkit.licensed.LICENSED_ASSETS`; files go under a data 
     python data_scripts/licensed_assets.py --check           # ... and whether each is in place
     python data_scripts/licensed_assets.py --check --root /data/dispkit
 
-The exit status is 0 either way (a missing dataset is not an error: the kit runs on its open stand-ins).
+The exit status is 0 either way (a missing dataset is not an error: the kit runs on its open stand-ins); a
+``--root`` that is a file, or that does not exist with ``--check``, is a mistake (one line, exit status 2).
 """
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from dispkit.inputs import one_line_errors
 from dispkit.licensed import LICENSED_ASSETS, data_root
 
 
@@ -49,10 +51,17 @@ def check(root: Path) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = one_line_errors(argparse.ArgumentParser(description=__doc__.split("\n\n")[0]))
     parser.add_argument("--check", action="store_true", help="report whether each asset is in place")
     parser.add_argument("--root", default=None, help="data root (default: $DISPKIT_DATA or ~/dispkit_data)")
     args = parser.parse_args(argv)
+    if args.root is not None:
+        given = Path(args.root).expanduser()
+        if given.exists() and not given.is_dir():
+            parser.error(f"--root {given} is a file: give the folder that holds (or will hold) the licensed files")
+        if args.check and not given.exists():
+            parser.error(f"--root {given} does not exist: create it and put the files there (run without --check "
+                         "for the layout), or point --root at your data root")
     root = data_root(args.root)
     print(describe(root))
     if args.check:

@@ -26,12 +26,15 @@ import contextlib
 import io
 import os
 import pickle
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
 
+from dispkit import inputs
+from dispkit.inputs import FileContentError, MissingKeyError
 from dispkit.licensed import data_root, missing_asset_error
 
 __all__ = ["BodyModel", "BodyOutput", "load_body_model", "load_smpl_file", "SMPL_JOINT_NAMES",
@@ -89,7 +92,7 @@ class _NoChumpyUnpickler(pickle.Unpickler):
 def _dechumpy(value, key: str):
     if isinstance(value, _ChumpyStub):
         if "x" not in value._state:
-            raise ValueError(
+            raise FileContentError(
                 f"'{key}' is a derived chumpy expression, not a plain chumpy array; re-save the model "
                 "with plain numpy arrays (e.g. with chumpy installed: {k: np.array(v) for k, v in d.items()})")
         return np.asarray(value._state["x"])
@@ -97,27 +100,37 @@ def _dechumpy(value, key: str):
 
 
 def load_smpl_file(path: str | os.PathLike) -> dict:
-    """Read an SMPL-format model file (.pkl with or without chumpy objects, or .npz) into a dict."""
+    """Read an SMPL-format model file (.pkl with or without chumpy objects, or .npz) into a dict.
+
+    A file that is no such model raises :class:`dispkit.inputs.FileContentError` (missing entries:
+    :class:`dispkit.inputs.MissingKeyError`); both are ``ValueError``."""
     path = Path(path)
-    if path.suffix == ".npz":
-        with np.load(path, allow_pickle=False) as z:
-            data = {k: z[k] for k in z.files}
-    else:
-        with open(path, "rb") as fh:
-            data = _NoChumpyUnpickler(fh, encoding="latin1").load()
-        if not isinstance(data, dict):
-            raise ValueError(f"{path} does not hold an SMPL model dict (got {type(data).__name__})")
-        data = {k: _dechumpy(v, k) for k, v in data.items()}
+    try:
+        if path.suffix == ".npz":
+            with np.load(path, allow_pickle=False) as z:
+                data = {k: z[k] for k in z.files}
+        else:
+            with open(path, "rb") as fh:
+                data = _NoChumpyUnpickler(fh, encoding="latin1").load()
+    except (pickle.UnpicklingError, EOFError, ValueError, TypeError, KeyError, IndexError, AttributeError,
+            UnicodeDecodeError, OverflowError, ImportError, OSError, zipfile.BadZipFile) as e:
+        if isinstance(e, (FileNotFoundError, IsADirectoryError, PermissionError)):
+            raise
+        raise FileContentError(f"{path} is not a readable SMPL-format model file (.pkl or .npz): "
+                               f"{type(e).__name__}: {inputs.one_line(e)}") from e
+    if not isinstance(data, dict):
+        raise FileContentError(f"{path} does not hold an SMPL model dict (got {type(data).__name__})")
+    data = {k: _dechumpy(v, k) for k, v in data.items()}
     missing = {"v_template", "shapedirs", "posedirs", "J_regressor", "weights", "kintree_table", "f"} - set(data)
     if missing:
-        raise ValueError(f"{path} is not an SMPL-format model: missing keys {sorted(missing)}")
+        raise MissingKeyError(f"{path} is not an SMPL-format model: missing keys {sorted(missing)}")
     return data
 
 
 def _resolve(model: str | os.PathLike) -> Path:
     if str(model) == "open":
         return OPEN_MODEL_PATH
-    p = Path(model).expanduser()
+    p = inputs.check_path(model, "model")
     tried = []
     if p.is_file():
         return p
@@ -333,7 +346,17 @@ def load_body_model(model: str | os.PathLike = "open", *, num_betas: int = 10, d
     """Load a body model: ``"open"`` (the shipped open model), ``"smpl"`` (the licensed SMPL
     file found via ``DISPKIT_SMPL_DIR``, ``data/body_models/smpl/`` or the data root's
     ``body_models/smpl/``), or a path to an SMPL
-    file (.pkl/.npz) or a folder holding one."""
+    file (.pkl/.npz) or a folder holding one.
+
+    A missing file raises ``FileNotFoundError`` (saying where to get SMPL), a file that is no SMPL-format model
+    :class:`dispkit.inputs.FileContentError`, bad arguments the other errors of :mod:`dispkit.inputs`."""
+    if not isinstance(model, (str, os.PathLike)):
+        raise inputs.InputTypeError(f"model must be 'open', 'smpl' or a path to an SMPL file or folder, got "
+                                    f"{type(model).__name__}")
+    num_betas = inputs.check_int(num_betas, "num_betas", lo=1)
+    if not isinstance(dtype, torch.dtype) or not dtype.is_floating_point:
+        raise inputs.InputDtypeError(f"dtype must be a floating torch.dtype (torch.float32, torch.float64), got "
+                                     f"{dtype!r}")
     if str(model) == "smpl":
         found = _default_smpl_location()
         if found is None:
@@ -342,7 +365,24 @@ def load_body_model(model: str | os.PathLike = "open", *, num_betas: int = 10, d
     path = _resolve(model)
     data = load_smpl_file(path)
     name = "open" if path == OPEN_MODEL_PATH else path.stem
-    body = BodyModel(data, name=name, num_betas=num_betas, dtype=dtype)
+    try:
+        n_avail = int(np.asarray(data["shapedirs"]).shape[-1])
+    except (IndexError, TypeError, ValueError) as e:
+        raise FileContentError(f"{path}: 'shapedirs' is not an array [V,3,num_betas] ({e})") from e
+    if not 1 <= num_betas <= n_avail:
+        raise inputs.InputRangeError(f"num_betas must be in [1, {n_avail}] for this model, got {num_betas}")
+    try:
+        body = BodyModel(data, name=name, num_betas=num_betas, dtype=dtype)
+        with torch.no_grad():  # the rest pose must come out: entries of the wrong shape or NaN fail here
+            rest = body()
+        ok = all(bool(torch.isfinite(x).all()) for x in (rest.vertices, rest.joints))
+    except inputs.InputError:
+        raise
+    except (ValueError, TypeError, KeyError, IndexError, AttributeError, RuntimeError) as e:
+        raise FileContentError(f"{path} holds an SMPL-format dict whose entries do not make a body model: "
+                               f"{type(e).__name__}: {inputs.one_line(e)}") from e
+    if not ok:
+        raise FileContentError(f"{path}: the body model's rest pose has non-finite vertices (NaN/inf in the file)")
     return body.to(device) if device is not None else body
 
 

@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from dispkit import inputs
 from dispkit import net as netmod
 
 __all__ = ["CHECKPOINT_DIR", "PRETRAINED", "load_checkpoint", "load_pretrained", "model_from_checkpoint",
@@ -32,7 +33,13 @@ PRETRAINED = {
 
 def load_pretrained(name: str = "cpu", map_location="cpu") -> netmod.DisplacementNet:
     """A shipped checkpoint by name (:data:`PRETRAINED`: ``"cpu"`` = ``"cpu_full"``, ``"cpu_no_texture"``,
-    ``"cpu_texture_only"``) or a path to a checkpoint written by :mod:`dispkit.train`; in eval mode."""
+    ``"cpu_texture_only"``) or a path to a checkpoint written by :mod:`dispkit.train`; in eval mode.
+
+    Neither a shipped name nor a file: ``FileNotFoundError`` (listing the shipped names); a file that holds no
+    dispkit network: :class:`dispkit.inputs.FileContentError` (a ``ValueError``)."""
+    if not isinstance(name, (str, os.PathLike)):
+        raise inputs.InputTypeError(f"name must be a shipped network's name ({', '.join(PRETRAINED)}) or a checkpoint "
+                                    f"path, got {type(name).__name__}")
     name = str(name)
     if name in PRETRAINED:
         key = PRETRAINED[name] if name == "cpu" else name
@@ -78,23 +85,39 @@ def load_checkpoint(path, expect: netmod.NetConfig | None = None, map_location="
     try:
         state = torch.load(path, map_location=map_location, weights_only=False)
     except Exception as e:  # truncated or not a torch file
-        raise ValueError(f"{path} is not a readable dispkit checkpoint (corrupt or truncated: {e})") from e
+        raise inputs.FileContentError(f"{path} is not a readable dispkit checkpoint (corrupt or truncated: "
+                                      f"{inputs.one_line(e)})") from e
     if not isinstance(state, dict) or state.get("format") != "dispkit-displacement-net/1":
-        raise ValueError(f"{path} is not a dispkit displacement-network checkpoint")
+        raise inputs.FileContentError(f"{path} is not a dispkit displacement-network checkpoint")
+    missing = [k for k in ("net_config", "model") if k not in state]
+    if missing or not isinstance(state["net_config"], dict):
+        raise inputs.FileContentError(f"{path} is a damaged dispkit checkpoint: no valid {missing or 'net_config'}")
     if expect is not None:
         got = state["net_config"]
         diff = {k: (got.get(k), v) for k, v in expect.to_dict().items() if got.get(k) != v}
         if diff:
-            raise ValueError(f"{path} holds a network with config {got.get('name')!r}/{got.get('inputs')!r}, "
-                             f"expected {expect.name!r}/{expect.inputs!r}; differing fields (checkpoint, "
-                             f"expected): {diff}")
+            raise inputs.FileContentError(f"{path} holds a network with config {got.get('name')!r}/"
+                                          f"{got.get('inputs')!r}, expected {expect.name!r}/{expect.inputs!r}; "
+                                          f"differing fields (checkpoint, expected): {diff}")
     return state
 
 
 def model_from_checkpoint(path, map_location="cpu") -> netmod.DisplacementNet:
     """Rebuild the network stored in a checkpoint (config included) and load its weights."""
     state = load_checkpoint(path, map_location=map_location)
-    cfg = netmod.NetConfig.from_dict(state["net_config"])
-    model = netmod.DisplacementNet(cfg)
-    model.load_state_dict(state["model"])
+    try:
+        cfg = netmod.NetConfig.from_dict(state["net_config"])
+        model = netmod.DisplacementNet(cfg)
+        model.load_state_dict(state["model"])
+        usable = (isinstance(cfg.crop, int) and cfg.crop > 0 and cfg.crop % 2 ** cfg.depth == 0
+                  and isinstance(cfg.field_scale, (int, float)) and 0 < cfg.field_scale < float("inf"))
+    except (TypeError, ValueError, KeyError, RuntimeError, AttributeError) as e:  # fields or weights that do not fit
+        raise inputs.FileContentError(f"{path} holds a dispkit checkpoint whose config and weights do not make a "
+                                      f"network ({type(e).__name__}: {inputs.one_line(e)})") from e
+    if not usable:
+        raise inputs.FileContentError(f"{path}: the network's crop {cfg.crop!r} (a positive multiple of "
+                                      f"2**depth) or field_scale {cfg.field_scale!r} (a positive number) is not usable")
+    bad = [n for n, p in model.state_dict().items() if p.is_floating_point() and not bool(torch.isfinite(p).all())]
+    if bad:
+        raise inputs.FileContentError(f"{path}: the network's weights hold NaN/inf ({', '.join(bad[:3])}, ...)")
     return model.eval()

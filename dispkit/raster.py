@@ -64,6 +64,8 @@ from collections.abc import Sequence
 
 import torch
 
+from dispkit import inputs
+
 __all__ = [
     "BACKENDS",
     "available_backends",
@@ -153,13 +155,17 @@ def _resolve_threads(n: int | None) -> int:
 # --------------------------------------------------------------------------- validation
 
 def _parse_resolution(resolution) -> tuple[int, int]:
-    if isinstance(resolution, numbers.Integral):
+    if isinstance(resolution, numbers.Integral) and not isinstance(resolution, bool):
         resolution = (int(resolution), int(resolution))
-    if not isinstance(resolution, Sequence) or len(resolution) != 2:
-        raise ValueError(f"resolution must be (H, W) or an int, got {resolution!r}")
+    if isinstance(resolution, torch.Tensor):
+        resolution = resolution.tolist()
+    if not isinstance(resolution, Sequence) or isinstance(resolution, str) or len(resolution) != 2:
+        raise inputs.InputShapeError(f"resolution must be (H, W) or an int, got {resolution!r}")
+    if not all(isinstance(r, numbers.Real) and not isinstance(r, bool) and float(r).is_integer() for r in resolution):
+        raise inputs.InputRangeError(f"resolution must be two positive integers (H, W), got {resolution!r}")
     H, W = (int(r) for r in resolution)
-    if H < 1 or W < 1 or H != resolution[0] or W != resolution[1]:
-        raise ValueError(f"resolution must be two positive integers (H, W), got {resolution!r}")
+    if H < 1 or W < 1:
+        raise inputs.InputRangeError(f"resolution must be two positive integers (H, W), got {resolution!r}")
     return H, W
 
 
@@ -167,11 +173,11 @@ _faces_checked: dict = {}
 
 
 def _check_faces(faces, num_vertices: int, device) -> torch.Tensor:
-    faces = torch.as_tensor(faces, device=device)
+    faces = inputs.to_tensor(faces, "faces").to(device)
     if faces.ndim != 2 or faces.shape[1] != 3:
-        raise ValueError(f"faces must have shape [F,3], got {tuple(faces.shape)}")
+        raise inputs.InputShapeError(f"faces must have shape [F,3], got {tuple(faces.shape)}")
     if faces.dtype.is_floating_point or faces.dtype.is_complex or faces.dtype == torch.bool:
-        raise ValueError(f"faces must be an integer tensor, got {faces.dtype}")
+        raise inputs.InputDtypeError(f"faces must be an integer tensor, got {faces.dtype}")
     # the range check reads every index: remember tensors already checked (the cache keeps a reference, so a
     # checked tensor's memory cannot be freed and reused by another; in-place edits bump _version)
     key = (id(faces), faces.data_ptr(), faces._version, tuple(faces.shape), faces.dtype, str(faces.device))
@@ -182,7 +188,7 @@ def _check_faces(faces, num_vertices: int, device) -> torch.Tensor:
     if faces.shape[0]:
         lo, hi = int(faces.min()), int(faces.max())
         if lo < 0 or hi >= num_vertices:
-            raise ValueError(f"faces index vertices out of range: indices must be in [0, {num_vertices}) "
+            raise inputs.InputRangeError(f"faces index vertices out of range: indices must be in [0, {num_vertices}) "
                              f"but span [{lo}, {hi}]")
         needed = hi + 1
     if len(_faces_checked) > 64:
@@ -192,19 +198,24 @@ def _check_faces(faces, num_vertices: int, device) -> torch.Tensor:
 
 
 def _check_pos(pos_clip) -> torch.Tensor:
-    pos = torch.as_tensor(pos_clip)
+    pos = inputs.to_tensor(pos_clip, "pos_clip")
+    shape = tuple(pos.shape)
     if pos.ndim == 2:
         pos = pos.unsqueeze(0)
     if pos.ndim != 3 or pos.shape[-1] != 4:
-        raise ValueError("pos_clip must have shape [B,N,4] or [N,4] (clip-space x, y, z, w), "
-                         f"got {tuple(torch.as_tensor(pos_clip).shape)}")
+        raise inputs.InputShapeError("pos_clip must have shape [B,N,4] or [N,4] (clip-space x, y, z, w), "
+                                     f"got {shape}")
+    if pos.dtype == torch.bool or pos.is_complex():
+        raise inputs.InputDtypeError(f"pos_clip must hold real numbers, got {pos.dtype}")
+    if pos.shape[0] == 0:
+        raise inputs.EmptyBatchError("pos_clip holds no mesh (batch size 0)")
     if not pos.dtype.is_floating_point:
         pos = pos.to(torch.float32)
     bad = ~torch.isfinite(pos).all(-1)
     nbad = int(bad.sum())
     if nbad:
         b, n = (int(k) for k in bad.nonzero()[0])
-        raise ValueError(f"pos_clip has {nbad} vertices with non-finite (NaN or inf) coordinates, "
+        raise inputs.NonFiniteInputError(f"pos_clip has {nbad} vertices with non-finite (NaN or inf) coordinates, "
                          f"first at batch {b}, vertex {n}")
     return pos
 
@@ -239,10 +250,12 @@ def rasterize(pos_clip, faces, resolution, backend: str = "auto",
     Raises
     ------
     ValueError
-        wrong shapes, non-finite vertex positions, faces out of range, unknown backend.
+        the errors of :mod:`dispkit.inputs`: wrong shapes (``InputShapeError``), non-finite vertex positions
+        (``NonFiniteInputError``), an empty batch (``EmptyBatchError``), faces out of range or a bad resolution
+        (``InputRangeError``), float faces (``InputDtypeError``), an unknown backend (``UnknownNameError``).
     """
     if backend not in BACKENDS:
-        raise ValueError(f"backend must be one of {BACKENDS}, got {backend!r}")
+        raise inputs.UnknownNameError(f"backend must be one of {BACKENDS}, got {backend!r}")
     H, W = _parse_resolution(resolution)
     pos = _check_pos(pos_clip).detach()
     faces = _check_faces(faces, pos.shape[1], pos.device)

@@ -24,6 +24,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from dispkit import inputs
 from dispkit import raster as _raster
 from dispkit.raster import interpolate, rasterize, texture
 
@@ -100,7 +101,8 @@ def render(vertices, body, cam, texture=None, *, box=None, size=None, modalities
     cam : dispkit.camera.Camera
         Batch of B (or 1) cameras; the output has the camera's image size.
     texture : Tensor [B,Ht,Wt,3] or [Ht,Wt,3], optional
-        UV texture map, values in [0, 1], stored like an image (row 0 = top). The body's UVs
+        UV texture map, float in [0, 1] or ``uint8`` in [0, 255] (converted to float / 255; RGBA: the
+        alpha is dropped), stored like an image (row 0 = top). The body's UVs
         follow the OBJ convention (v = 0 at the bottom) and are flipped accordingly. Without a
         texture, ``rgb`` is not computed.
     box, size : Tensor [B,4] (x0, y0, x1, y1) in full-image pixels, and (H, W)
@@ -140,25 +142,17 @@ def render(vertices, body, cam, texture=None, *, box=None, size=None, modalities
     Raises
     ------
     ValueError
-        non-finite vertices (naming the batch item), wrong shapes, a texture without UVs,
-        an unknown modality.
+        a texture without UVs; and the errors of :mod:`dispkit.inputs` (ValueErrors or TypeErrors): non-finite
+        vertices (``NonFiniteInputError``, naming the batch item), wrong shapes (``InputShapeError``), an empty
+        batch, a camera batch that is neither 1 nor B (``BatchMismatchError``), no Camera (``InputTypeError``),
+        a texture out of [0, 1], an unknown modality (``UnknownNameError``).
     """
-    from dispkit.camera import Camera
-
-    vertices = torch.as_tensor(vertices)
-    if vertices.ndim == 2:
-        vertices = vertices.unsqueeze(0)
-    if vertices.ndim != 3 or vertices.shape[-1] != 3:
-        raise ValueError(f"vertices must have shape [B,V,3], got {tuple(vertices.shape)}")
-    if not vertices.dtype.is_floating_point:
-        vertices = vertices.float()
-    finite = torch.isfinite(vertices).all(-1).all(-1)
-    if not bool(finite.all()):
-        bad = (~finite).nonzero().flatten().tolist()
-        raise ValueError(f"vertices contain NaN or inf in batch item(s) {bad[:10]}: the body parameters "
-                         "(or the optimisation that produced them) diverged; nothing to render")
-    if not isinstance(cam, Camera):
-        raise TypeError(f"cam must be a dispkit.camera.Camera, got {type(cam).__name__}")
+    vertices = inputs.check_vertices(vertices, V=getattr(body, "num_vertices", None),
+                                     hint=": the body parameters (or the optimisation that produced them) "
+                                          "diverged; nothing to render")
+    inputs.check_camera_batch(cam, vertices.shape[0], what="the vertices' batch")
+    near = inputs.check_number(near, "near", lo=0.0, open_lo=True)
+    far = inputs.check_number(far, "far", lo=near, open_lo=True)
     if box is not None:
         if size is None:
             raise ValueError("render(..., box=...) needs size=(H, W) of the crop")
@@ -167,8 +161,6 @@ def render(vertices, body, cam, texture=None, *, box=None, size=None, modalities
         raise ValueError(f"size={size} differs from the camera's image ({cam.height}, {cam.width}); "
                          "give box= to render a crop, or a camera of that size")
     B, V = vertices.shape[:2]
-    if cam.batch_size not in (1, B):
-        raise ValueError(f"camera batch ({cam.batch_size}) must be 1 or match the vertices' batch ({B})")
     if cam.batch_size != B:
         cam = cam.expand(B)
     cam = cam.to(device=vertices.device)
@@ -177,7 +169,9 @@ def render(vertices, body, cam, texture=None, *, box=None, size=None, modalities
     wanted = set(MODALITIES if modalities is None else modalities)
     unknown = wanted - set(MODALITIES)
     if unknown:
-        raise ValueError(f"unknown modalities {sorted(unknown)}; choose from {MODALITIES}")
+        raise inputs.UnknownNameError(f"unknown modalities {sorted(unknown)}; choose from {MODALITIES}")
+    if texture is not None:
+        texture = inputs.check_texture(texture, B)
     if texture is None:
         if modalities is not None and "rgb" in wanted:
             raise ValueError("the 'rgb' modality needs a texture map")
@@ -201,7 +195,7 @@ def render(vertices, body, cam, texture=None, *, box=None, size=None, modalities
     pc = cam.to_camera(vertices)  # camera space [B,V,3]
     rast = rasterize(cam.camera_to_clip(pc, near=near, far=far), faces, (H, W), backend=backend,
                      num_threads=num_threads)
-    tex = _check_texture(texture, B, vertices.device) if "rgb" in wanted else None
+    tex = texture.to(vertices.device) if "rgb" in wanted else None  # checked above: float32 [1 or B,Ht,Wt,3]
     if vertices.device.type == "cpu" and _raster._numba_module() is not None:
         out = _modalities_numba(wanted, rast, pc, faces, colors, vt, ft, tex, bg_color)
     else:
@@ -209,16 +203,6 @@ def render(vertices, body, cam, texture=None, *, box=None, size=None, modalities
     out["rast"] = rast
     out["camera"] = cam
     return out
-
-
-def _check_texture(tex, B, device):
-    tex = torch.as_tensor(tex, device=device)
-    if tex.ndim == 3:
-        tex = tex.unsqueeze(0)
-    if tex.ndim != 4 or tex.shape[-1] not in (3, 4) or tex.shape[0] not in (1, B):
-        raise ValueError(f"texture must be [B,Ht,Wt,3] or [Ht,Wt,3] (batch 1 or {B}), got {tuple(tex.shape)}")
-    tex = tex.float() / 255.0 if tex.dtype == torch.uint8 else tex.float()
-    return tex[..., :3].contiguous()
 
 
 def _modalities_numba(wanted, rast, pc, faces, colors, vt, ft, tex, bg_color):

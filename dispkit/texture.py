@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import torch
 
+from dispkit import inputs
 from dispkit.displacement import pixels_to_vertices
 
 __all__ = ["backproject", "bake_uv", "degrade", "estimate_texture", "sample_at_vertices", "scene_texture",
@@ -29,19 +30,22 @@ def backproject(images, vertices, cam, body, min_weight: float = 0.05) -> tuple[
     """Per-frame vertex colours from images: ``images`` [N,H,W,3] in [0,1], ``vertices`` [N,V,3] (the person's
     fitted or GT meshes), ``cam`` batch 1 or N (full-image cameras). Returns ``(colors [N,V,3], seen [N,V])``;
     a vertex counts as seen when its accumulated barycentric weight exceeds ``min_weight`` (a fraction of a
-    pixel)."""
+    pixel). ``uint8`` images (0-255) are converted to float / 255; bad inputs raise the errors of
+    :mod:`dispkit.inputs`."""
     from dispkit.render import render
 
-    images = torch.as_tensor(images).float()
-    if images.ndim != 4 or images.shape[-1] != 3:
-        raise ValueError(f"images must be [N,H,W,3], got {tuple(images.shape)}")
-    vertices = torch.as_tensor(vertices).float()
+    images = inputs.check_image(images, "images", layout="[N,H,W,3]", single=False)
+    vertices = inputs.to_tensor(vertices, "vertices")
     if vertices.ndim != 3 or vertices.shape[0] != images.shape[0]:
-        raise ValueError(f"vertices must be [N,V,3] with one mesh per image, got {tuple(vertices.shape)}")
+        raise inputs.BatchMismatchError(f"vertices must be [N,V,3] with one mesh per image ({images.shape[0]}), "
+                                        f"got {tuple(vertices.shape)}")
+    vertices = inputs.check_vertices(vertices, V=getattr(body, "num_vertices", None)).float()
+    inputs.check_camera_batch(cam, images.shape[0], what="the number of images")
+    min_weight = inputs.check_number(min_weight, "min_weight", lo=0.0)
+    if (cam.height, cam.width) != tuple(images.shape[1:3]):
+        raise inputs.InputShapeError(f"the camera renders {(cam.height, cam.width)}, the images are "
+                                     f"{tuple(images.shape[1:3])}")
     views = render(vertices, body, cam, modalities=("mask", "face_index", "bary"))
-    if views["face_index"].shape[1:] != images.shape[1:3]:
-        raise ValueError(f"the camera renders {tuple(views['face_index'].shape[1:])}, the images are "
-                         f"{tuple(images.shape[1:3])}")
     return pixels_to_vertices(images, views["face_index"], views["bary"], body.faces, vertices.shape[1],
                               min_weight=min_weight)
 
@@ -117,10 +121,16 @@ def _dilate(tex, covered, steps: int = 64):
 def estimate_texture(images, vertices, cam, body, size: int = 512) -> tuple[torch.Tensor, dict]:
     """The person's texture from several frames (§4): back-projection, per-vertex median, UV baking.
 
-    ``images`` [N,H,W,3], ``vertices`` [N,V,3] (the person's meshes in those frames), ``cam`` (batch 1 or N).
-    Returns ``(texture [size,size,3], info)`` with ``vertex_colors`` [V,3], ``seen`` [V] (seen in at least one
-    frame), ``views_per_vertex`` [V] and ``coverage`` (fraction of vertices seen).
+    ``images`` [N,H,W,3] (float in [0,1], or uint8 converted to float / 255), ``vertices`` [N,V,3] (the person's
+    meshes in those frames), ``cam`` (batch 1 or N), ``size`` the texture's side in texels (1 to 8192).
+    Bad inputs raise the errors of :mod:`dispkit.inputs`. Returns ``(texture [size,size,3], info)`` with
+    ``vertex_colors`` [V,3], ``seen`` [V] (seen in at least one frame), ``views_per_vertex`` [V] and ``coverage``
+    (fraction of vertices seen).
     """
+    size = inputs.check_int(size, "size", lo=1, hi=8192)
+    if getattr(body, "uv", None) is None:
+        raise inputs.InputTypeError("body has no UV coordinates (uv = (vt, ft)) to bake a texture map into: the open "
+                                    "model has them; an SMPL .pkl does not")
     colors, seen = backproject(images, vertices, cam, body)
     med, ok, count = _median_over_frames(colors, seen)
     filled = _fill_unseen(med, ok, getattr(body, "part_labels", None))

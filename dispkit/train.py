@@ -33,9 +33,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from dispkit import inputs, raster
 from dispkit import net as netmod
-from dispkit import raster
-from dispkit.checkpoints import load_checkpoint, load_pretrained, save_checkpoint
+from dispkit.checkpoints import PRETRAINED, load_checkpoint, load_pretrained, save_checkpoint
 
 __all__ = ["TrainConfig", "eq3_loss", "main", "train"]
 
@@ -138,7 +138,8 @@ def _schedule(cfg: TrainConfig):
 
 def make_dataset(cfg: TrainConfig, net_config: netmod.NetConfig):
     if cfg.dataset != "synthetic":
-        raise ValueError(f"unknown dataset {cfg.dataset!r}: only 'synthetic' ships (real datasets need licences)")
+        raise inputs.UnknownNameError(f"unknown dataset {cfg.dataset!r}: only 'synthetic' ships (real datasets need "
+                                      "licences)")
     from dispkit.data.training import DisplacementDataset, texture_pool
 
     pool = None
@@ -161,7 +162,8 @@ def _init_weights(model, source) -> None:
     diff = {k: (getattr(src.config, k), getattr(model.config, k)) for k in keys
             if getattr(src.config, k) != getattr(model.config, k)}
     if diff:
-        raise ValueError(f"--init {source}: its layers differ from {model.config.name!r}'s (init, this run): {diff}")
+        raise inputs.FileContentError(f"--init {source}: its layers differ from {model.config.name!r}'s (init, this "
+                                      f"run): {diff}")
     model.load_state_dict(src.state_dict())
 
 
@@ -185,7 +187,7 @@ def _resume_state(cfg: TrainConfig, net_config: netmod.NetConfig, resume: bool) 
     saved = TrainConfig.from_dict(state["train_config"] or {})
     keys = ("config", "inputs", "batch_size", "seed", "texture", "texture_pool")  # what fixes the data stream
     if any(getattr(saved, k) != getattr(cfg, k) for k in keys):
-        raise ValueError(f"cannot resume {ckpt_path}: it was trained with "
+        raise inputs.FileContentError(f"cannot resume {ckpt_path}: it was trained with "
                          + ", ".join(f"{k}={getattr(saved, k)}" for k in keys))
     return state
 
@@ -340,15 +342,51 @@ def train(cfg: TrainConfig, resume: bool = False, dataset=None, progress: bool =
             "resumed": state is not None, "world_size": world, "rank": rank}
 
 
+def check_config(cfg: TrainConfig, resume: bool = False) -> str:
+    """What is wrong with a command line's settings, as one sentence saying what to do ("" when nothing is)."""
+    ints = {"steps": 1, "batch_size": 1, "workers": 0, "checkpoint_every": 1, "log_every": 1, "warmup": 0,
+            "crop": 0, "threads": 0, "texture_pool": 1}
+    for name, lo in ints.items():
+        if getattr(cfg, name) < lo:
+            return f"--{name.replace('_', '-')} must be >= {lo}, got {getattr(cfg, name)}"
+    for name in ("lr", "weight_decay"):
+        if not math.isfinite(getattr(cfg, name)) or getattr(cfg, name) < 0:
+            return f"--{name.replace('_', '-')} must be a finite number >= 0, got {getattr(cfg, name)}"
+    if cfg.crop % 8:
+        return f"--crop must be a multiple of 8 (0: the config's own), got {cfg.crop}"
+    choices = {"config": sorted(netmod.CONFIGS), "inputs": sorted(netmod.CHANNEL_SETS), "dataset": ["synthetic"],
+               "texture": ["backprojected", "simulated"]}
+    for name, valid in choices.items():
+        if getattr(cfg, name) not in valid:
+            return f"--{name} must be one of {', '.join(valid)}, got {getattr(cfg, name)!r}"
+    if cfg.init and cfg.init not in PRETRAINED and not Path(cfg.init).expanduser().is_file():
+        return (f"--init {cfg.init}: no such checkpoint file; give a shipped name ({', '.join(PRETRAINED)}) or the "
+                "path of a run's last.pt")
+    out = Path(cfg.out).expanduser()
+    if out.exists() and not out.is_dir():
+        return f"--out {out} is a file: give a folder for the run"
+    # another rank of the same torchrun may already have written into OUT: only rank 0 looks
+    if not resume and int(os.environ.get("RANK", "0")) == 0 and out.is_dir() and any(out.iterdir()):
+        return f"--out {out} exists and is not empty: pass --resume to continue that run, or choose another --out"
+    return ""
+
+
 def main(argv=None):
-    ap = argparse.ArgumentParser(description="Train the displacement network (Eq. 3) on synthetic scenes.")
+    ap = inputs.one_line_errors(argparse.ArgumentParser(
+        prog="python -m dispkit.train", description="Train the displacement network (Eq. 3) on synthetic scenes."))
     for f in fields(TrainConfig):
         ap.add_argument("--" + f.name.replace("_", "-"), type=type(f.default), default=f.default)
     ap.add_argument("--resume", action="store_true", help="continue from OUT/last.pt if it exists")
     ap.add_argument("--no-progress", action="store_true")
     args = ap.parse_args(argv)
     cfg = TrainConfig(**{f.name: getattr(args, f.name) for f in fields(TrainConfig)})
-    summary = train(cfg, resume=args.resume, progress=not args.no_progress)
+    problem = check_config(cfg, args.resume)
+    if problem:
+        ap.error(problem)
+    try:
+        summary = train(cfg, resume=args.resume, progress=not args.no_progress)
+    except (FileExistsError, FileNotFoundError, inputs.InputError) as e:  # a bad argument found on the way: one line
+        raise SystemExit(f"{ap.prog}: error: {inputs.one_line(e)}") from None
     if summary.get("rank", 0) == 0:
         print(json.dumps(summary))
     if torch.distributed.is_initialized():

@@ -11,6 +11,7 @@ import numpy as np
 import torch
 
 from dispkit.data.frames import existing_path, require_keys, to_numpy
+from dispkit.inputs import FileContentError, one_line, reads_file
 
 __all__ = ["DensePoseImage", "DensePoseInstance", "densepose_surface", "densepose_to_pixels", "read_densepose"]
 
@@ -86,13 +87,14 @@ def _chart(result, where: str) -> tuple[np.ndarray, np.ndarray]:
         labels, uv = q[0], q[1:].astype(np.float32) / 255.0
     else:
         have = sorted(result) if isinstance(result, Mapping) else sorted(getattr(result, "__dict__", {}))
-        raise ValueError(f"{where}: no 'labels' and 'uv' (or 'labels_uv_uint8') in the DensePose result "
+        raise FileContentError(f"{where}: no 'labels' and 'uv' (or 'labels_uv_uint8') in the DensePose result "
                          f"(has: {', '.join(have)}); only chart-based (IUV) models are supported, not CSE")
     if labels.ndim != 2 or uv.shape != (2,) + labels.shape:
-        raise ValueError(f"{where}: labels must be [h,w] and uv [2,h,w], got {labels.shape} and {uv.shape}")
+        raise FileContentError(f"{where}: labels must be [h,w] and uv [2,h,w], got {labels.shape} and {uv.shape}")
     return labels.astype(np.uint8), uv
 
 
+@reads_file("DensePose apply_net.py dump (a pickle)")
 def read_densepose(pkl_path) -> list[DensePoseImage]:
     """Read the pickle written by detectron2 DensePose's ``apply_net.py dump`` (no detectron2 needed).
 
@@ -109,16 +111,21 @@ def read_densepose(pkl_path) -> list[DensePoseImage]:
     """
     path = existing_path(pkl_path, "")
     with open(path, "rb") as f:
-        data = _DetectronFreeUnpickler(f).load()
+        try:
+            data = _DetectronFreeUnpickler(f).load()
+        except (pickle.UnpicklingError, EOFError, ValueError, TypeError, KeyError, IndexError, AttributeError,
+                UnicodeDecodeError, OverflowError, ImportError, RuntimeError) as e:
+            raise FileContentError(f"{path}: not a readable pickle ({type(e).__name__}: {one_line(e)})") from e
     if isinstance(data, Mapping):
         data = [data]
     if not isinstance(data, list):
-        raise ValueError(f"{path}: expected a list of per-image dicts (apply_net.py dump), got {type(data).__name__}")
+        raise FileContentError(f"{path}: expected a list of per-image dicts (apply_net.py dump), got "
+                               f"{type(data).__name__}")
     images = []
     for n, entry in enumerate(data):
         where = f"{path} [image {n}]"
         if not isinstance(entry, Mapping):
-            raise ValueError(f"{where}: expected a dict, got {type(entry).__name__}")
+            raise FileContentError(f"{where}: expected a dict, got {type(entry).__name__}")
         require_keys(entry, ("file_name",), path, "DensePose dump")
         results = entry.get("pred_densepose")
         instances = []
@@ -129,7 +136,7 @@ def read_densepose(pkl_path) -> list[DensePoseImage]:
                 np.ones(len(boxes), np.float32)
             results = list(results)
             if not len(boxes) == len(scores) == len(results):
-                raise ValueError(f"{where}: {len(boxes)} boxes, {len(scores)} scores, {len(results)} results")
+                raise FileContentError(f"{where}: {len(boxes)} boxes, {len(scores)} scores, {len(results)} results")
             for k, (box, score, result) in enumerate(zip(boxes, scores, results)):
                 labels, uv = _chart(result, f"{where} instance {k}")
                 instances.append(DensePoseInstance(box=box, score=float(score), labels=labels, uv=uv))

@@ -44,6 +44,7 @@ import numpy as np
 import torch
 
 from dispkit.camera import Camera
+from dispkit.inputs import FileContentError, MissingKeyError, check_path, one_line
 from dispkit.licensed import missing_asset_error
 
 __all__ = ["Frames"]
@@ -144,8 +145,8 @@ class Frames:
 def existing_path(path, key: str, what: str = "file") -> Path:
     """``path`` (user-expanded) if it is an existing file (``what="folder"``: folder), else
     ``FileNotFoundError``, with the help of licensed asset ``key`` (:func:`dispkit.licensed.missing_asset_error`)
-    unless ``key`` is empty."""
-    path = Path(path).expanduser()
+    unless ``key`` is empty; :class:`dispkit.inputs.InputTypeError` when ``path`` is not a path."""
+    path = check_path(path)
     ok = path.is_dir() if what == "folder" else path.is_file()
     if not ok:
         if key:
@@ -155,17 +156,26 @@ def existing_path(path, key: str, what: str = "file") -> Path:
 
 
 def require_keys(data: Mapping, keys: Sequence[str], path: Path, what: str) -> None:
-    """``ValueError`` naming the entries of ``keys`` missing from ``data`` (read from ``path``, a ``what`` file)."""
+    """:class:`dispkit.inputs.MissingKeyError` (a ``KeyError`` and a ``ValueError``) naming the entries of ``keys``
+    missing from ``data`` (read from ``path``, a ``what`` file); :class:`dispkit.inputs.FileContentError` when
+    ``data`` is no dict at all."""
+    if not isinstance(data, Mapping):
+        raise FileContentError(f"{path}: expected a dict of a {what} file, got {type(data).__name__}")
     missing = [k for k in keys if k not in data]
     if missing:
-        raise ValueError(f"{path}: missing key(s) {', '.join(map(repr, missing))} for a {what} file "
+        raise MissingKeyError(f"{path}: missing key(s) {', '.join(map(repr, missing))} for a {what} file "
                          f"(has: {', '.join(sorted(map(str, data)))})")
 
 
 def load_pickle(path: Path) -> Any:
-    """Unpickle a file saved under Python 2 or 3 (``latin1`` keeps Python 2's numpy arrays readable)."""
+    """Unpickle a file saved under Python 2 or 3 (``latin1`` keeps Python 2's numpy arrays readable);
+    :class:`dispkit.inputs.FileContentError` for a file that is not a readable pickle."""
     with open(path, "rb") as f:
-        return pickle.load(f, encoding="latin1")
+        try:
+            return pickle.load(f, encoding="latin1")
+        except (pickle.UnpicklingError, EOFError, ValueError, TypeError, KeyError, IndexError, AttributeError,
+                UnicodeDecodeError, OverflowError, ImportError) as e:
+            raise FileContentError(f"{path}: not a readable pickle ({type(e).__name__}: {one_line(e)})") from e
 
 
 def to_numpy(x) -> np.ndarray:

@@ -1,12 +1,14 @@
 """Human3.6M in SPIN's preprocessed npz format (``h36m_valid_protocol1.npz``, ...; github.com/nkolot/SPIN)."""
 from __future__ import annotations
 
+import zipfile
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from dispkit.data.frames import Frames, existing_path, normalize_gender, pad_betas, require_keys
+from dispkit.inputs import FileContentError, check_path, reads_file
 
 __all__ = ["read_h36m_spin"]
 
@@ -15,6 +17,7 @@ def _strings(a: np.ndarray) -> list[str]:
     return [x.decode() if isinstance(x, bytes) else str(x) for x in np.asarray(a).reshape(-1)]
 
 
+@reads_file("SPIN dataset npz (h36m_valid_protocol1.npz, ...)")
 def read_h36m_spin(npz_path, image_dir=None) -> Frames:
     """Read SPIN's preprocessed Human3.6M file (``h36m_valid_protocol1.npz``, ``..._protocol2.npz``,
     ``h36m_train.npz``), or any npz in SPIN's dataset format.
@@ -37,11 +40,17 @@ def read_h36m_spin(npz_path, image_dir=None) -> Frames:
         ``openpose``, ``center``, ``scale``, ``has_smpl``, ``genders`` (when mixed).
     """
     path = existing_path(npz_path, "h36m")
+    if image_dir is not None:
+        check_path(image_dir, "image_dir")
     try:
         with np.load(path, allow_pickle=False) as z:
+            if not hasattr(z, "files"):  # a plain .npy array
+                raise FileContentError(f"{path}: a single array (.npy), not a SPIN dataset npz of named arrays")
             data = {k: z[k] for k in z.files}
-    except ValueError as e:  # object arrays (or not an npz at all)
-        raise ValueError(f"{path}: cannot read as a SPIN dataset npz without unpickling ({e})") from e
+    except (ValueError, OSError, EOFError, zipfile.BadZipFile) as e:  # object arrays, or not an npz at all
+        if isinstance(e, FileContentError):
+            raise
+        raise FileContentError(f"{path}: cannot read as a SPIN dataset npz without unpickling ({e})") from e
     require_keys(data, ("imgname", "center", "scale"), path, "SPIN dataset npz")
     names = _strings(data["imgname"])
     N = len(names)

@@ -17,11 +17,13 @@ from dispkit.data.frames import (
     require_keys,
     to_numpy,
 )
+from dispkit.inputs import FileContentError, InputTypeError, check_int, check_path, reads_file
 from dispkit.licensed import asset_help
 
 __all__ = ["read_opencv_xml", "read_rich"]
 
 
+@reads_file("OpenCV FileStorage XML file")
 def read_opencv_xml(xml_path, keys: Sequence[str] | None = None) -> dict[str, np.ndarray]:
     """Matrices of an OpenCV ``FileStorage`` XML file (``<name type_id="opencv-matrix">`` with ``<rows>``,
     ``<cols>``, ``<dt>``, ``<data>``), as float64 arrays ``[rows, cols]``; plain ``<name>`` values become 1D
@@ -29,8 +31,8 @@ def read_opencv_xml(xml_path, keys: Sequence[str] | None = None) -> dict[str, np
     path = existing_path(xml_path, "")
     try:
         root = ET.parse(path).getroot()
-    except ET.ParseError as e:
-        raise ValueError(f"{path}: not an XML file ({e})") from e
+    except (ET.ParseError, UnicodeDecodeError) as e:
+        raise FileContentError(f"{path}: not an XML file ({e})") from e
     out = {}
     for node in root:
         data = node.find("data")
@@ -40,7 +42,11 @@ def read_opencv_xml(xml_path, keys: Sequence[str] | None = None) -> dict[str, np
         except ValueError:
             continue  # a string entry
         rows, cols = node.findtext("rows"), node.findtext("cols")
-        out[node.tag] = values.reshape(int(rows), int(cols)) if rows and cols else values
+        try:
+            out[node.tag] = values.reshape(int(rows), int(cols)) if rows and cols else values
+        except ValueError as e:
+            raise FileContentError(f"{path}: the matrix {node.tag!r} holds {values.size} values, not rows x cols = "
+                                   f"{rows} x {cols} ({e})") from e
     if keys is not None:
         require_keys(out, keys, path, "OpenCV XML calibration")
     return out
@@ -62,10 +68,11 @@ def _smplx_body_to_smpl(body_pose: np.ndarray, path: Path) -> np.ndarray:
     if body_pose.size == 69:
         return body_pose
     if body_pose.size != 63:
-        raise ValueError(f"{path}: body_pose has {body_pose.size} values, expected SMPL-X's 63 (or SMPL's 69)")
+        raise FileContentError(f"{path}: body_pose has {body_pose.size} values, expected SMPL-X's 63 (or SMPL's 69)")
     return np.concatenate([body_pose, np.zeros(6, dtype=body_pose.dtype)])
 
 
+@reads_file("RICH body folder (bodies/<split>/<SEQ>/<frame>/<subject>.pkl)")
 def read_rich(body_dir, calibration_xml, subject_id: int | str, image_dir=None,
               image_size: tuple[int, int] | None = None, frames: Sequence[int] | None = None,
               gender: str = "neutral", image_ext: str | None = None) -> Frames:
@@ -110,6 +117,13 @@ def read_rich(body_dir, calibration_xml, subject_id: int | str, image_dir=None,
     """
     body_dir = existing_path(body_dir, "rich", "folder")
     calib_path = existing_path(calibration_xml, "rich")
+    if isinstance(subject_id, bool) or not isinstance(subject_id, (int, str)):
+        raise InputTypeError(f"subject_id must be an int or a str (3 or '003'), got {type(subject_id).__name__}")
+    if image_size is not None:
+        image_size = (check_int(image_size[0], "image_size[0] (width)", lo=1),
+                      check_int(image_size[1], "image_size[1] (height)", lo=1))
+    if image_dir is not None:
+        check_path(image_dir, "image_dir")
     fname = _rich_subject_file(subject_id)
     if frames is None:
         frame_ids = sorted(int(d.name) for d in body_dir.iterdir() if d.name.isdigit() and (d / fname).is_file())
@@ -117,7 +131,7 @@ def read_rich(body_dir, calibration_xml, subject_id: int | str, image_dir=None,
             raise FileNotFoundError(f"no <frame>/{fname} body files under {body_dir} (subject {subject_id!r})\n"
                                     f"{asset_help('rich')}")
     else:
-        frame_ids = [int(f) for f in frames]
+        frame_ids = [check_int(f, "frames[i]", lo=0) for f in frames]
 
     params = {k: [] for k in _RICH_BODY_KEYS}
     ignored: set[str] = set()

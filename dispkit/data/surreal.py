@@ -15,6 +15,7 @@ from dispkit.data.frames import (
     pad_betas,
     require_keys,
 )
+from dispkit.inputs import FileContentError, check_path, reads_file
 
 __all__ = ["SURREAL_K", "SURREAL_R", "SURREAL_SIZE", "read_surreal_info", "surreal_extrinsics",
            "surreal_global_orient"]
@@ -60,6 +61,7 @@ def _mat_scalar(x) -> float:
     return float(a[0]) if a.size else float("nan")
 
 
+@reads_file("SURREAL <clip>_info.mat file")
 def read_surreal_info(mat_path, image_dir=None, body=None) -> Frames:
     """Read a SURREAL clip's ``<clip>_info.mat`` (MATLAB v5, read with ``scipy.io.loadmat``).
 
@@ -89,14 +91,16 @@ def read_surreal_info(mat_path, image_dir=None, body=None) -> Frames:
     from scipy.io import loadmat
 
     path = existing_path(mat_path, "surreal")
+    if image_dir is not None:
+        check_path(image_dir, "image_dir")
     try:
         data = loadmat(str(path))
     except Exception as e:  # scipy raises several types for a bad file
-        raise ValueError(f"{path}: not a MATLAB v5 .mat file ({e})") from e
+        raise FileContentError(f"{path}: not a MATLAB v5 .mat file ({e})") from e
     require_keys(data, ("pose", "shape", "camLoc", "zrot", "joints3D"), path, "SURREAL _info.mat")
     pose = np.asarray(data["pose"], dtype=np.float64)
     if pose.ndim != 2 or pose.shape[0] != 72:
-        raise ValueError(f"{path}: 'pose' must have shape [72,T], got {pose.shape}")
+        raise FileContentError(f"{path}: 'pose' must have shape [72,T], got {pose.shape}")
     pose = pose.T
     T = pose.shape[0]
     betas = pad_betas(np.asarray(data["shape"], dtype=np.float32).reshape(-1, T).T)

@@ -21,6 +21,7 @@ from dispkit.data.frames import (
     require_keys,
     to_numpy,
 )
+from dispkit.inputs import FileContentError, InputRangeError, check_int, reads_file
 
 __all__ = ["read_3dpw", "synthetic_3dpw", "write_3dpw"]
 
@@ -37,6 +38,7 @@ def _3dpw_image_size(K: np.ndarray) -> tuple[int, int]:
     return w, h
 
 
+@reads_file("3DPW sequence file (sequenceFiles/<split>/<seq>.pkl)")
 def read_3dpw(pkl_path, person: int = 0, image_dir=None, valid_only: bool = True,
               image_size: tuple[int, int] | None = None) -> Frames:
     """Read one person of a 3DPW sequence file ``sequenceFiles/{train,validation,test}/<seq>.pkl``.
@@ -69,15 +71,25 @@ def read_3dpw(pkl_path, person: int = 0, image_dir=None, valid_only: bool = True
         World-frame SMPL parameters (gendered SMPL: ``gender``), the per-frame camera from ``cam_poses``,
         ``keypoints2d`` [T,18,3] (COCO-18), ``meta``: ``sequence``, ``frame_index``, ``campose_valid``,
         ``img_frame_ids``, ``jointPositions`` [T,24,3], ``person``, ``num_people``.
+
+    Raises
+    ------
+    FileNotFoundError (no such file, with where to get 3DPW), and the errors of :mod:`dispkit.inputs`:
+    ``FileContentError`` (not a 3DPW sequence file), ``MissingKeyError`` (an entry missing),
+    ``InputRangeError`` (``person`` out of range), ``InputTypeError`` (arguments of the wrong type).
     """
     path = existing_path(pkl_path, "3dpw")
+    person = check_int(person, "person", lo=0)
+    if image_size is not None:
+        image_size = (check_int(image_size[0], "image_size[0] (width)", lo=1),
+                      check_int(image_size[1], "image_size[1] (height)", lo=1))
     data = load_pickle(path)
     if not isinstance(data, Mapping):
-        raise ValueError(f"{path}: expected a dict in a 3DPW sequence file, got {type(data).__name__}")
+        raise FileContentError(f"{path}: expected a dict in a 3DPW sequence file, got {type(data).__name__}")
     require_keys(data, ("sequence", "poses", "trans", "betas", "cam_poses", "cam_intrinsics"), path, "3DPW")
     n_people = len(data["poses"])
     if not 0 <= person < n_people:
-        raise ValueError(f"{path}: person {person} out of range, the sequence has {n_people} actor(s)")
+        raise InputRangeError(f"{path}: person {person} out of range, the sequence has {n_people} actor(s)")
     pose = np.asarray(data["poses"][person], dtype=np.float32).reshape(-1, 72)
     T = pose.shape[0]
     trans = np.asarray(data["trans"][person], dtype=np.float32).reshape(T, 3)
@@ -85,7 +97,7 @@ def read_3dpw(pkl_path, person: int = 0, image_dir=None, valid_only: bool = True
     betas = np.broadcast_to(betas, (T, 10)) if betas.ndim == 1 else betas.reshape(T, 10)
     cam_poses = np.asarray(data["cam_poses"], dtype=np.float32)
     if cam_poses.shape != (T, 4, 4):
-        raise ValueError(f"{path}: cam_poses must have shape [{T},4,4] (one per frame), got {cam_poses.shape}")
+        raise FileContentError(f"{path}: cam_poses must have shape [{T},4,4] (one per frame), got {cam_poses.shape}")
     K = np.asarray(data["cam_intrinsics"], dtype=np.float32).reshape(3, 3)
     valid = np.ones(T, dtype=bool)
     if "campose_valid" in data:
