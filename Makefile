@@ -16,7 +16,7 @@ export MKL_NUM_THREADS := $(THREADS)
 export NUMBA_NUM_THREADS := $(THREADS)
 endif
 
-.PHONY: setup demo reproduce test lint bench build-body-model clean
+.PHONY: setup demo reproduce test lab lint bench build-body-model clean
 
 ## setup: create .venv (if missing) and install dispkit with its notebook and dev extras
 setup: $(STAMP)
@@ -39,8 +39,15 @@ reproduce:
 ## (THREADS=1: everything at one thread)
 test: setup
 	$(PY) -m pytest -q
-	DISPKIT_FAST=1 $(PY) -m pytest -q -p no:cacheprovider --nbval-lax --nbval-current-env \
+	DISPKIT_FAST=1 DISPKIT_HEADLESS=1 $(PY) -m pytest -q -p no:cacheprovider --nbval-lax --nbval-current-env \
 		--nbval-cell-timeout=900 notebooks/
+
+## lab: JupyterLab on the notebooks folder, bound to 127.0.0.1 (--allow-root when run as root, e.g. in a container);
+## the kernels get the notebooks' inline figures (MPLBACKEND unset). LAB_PORT=8888 by default.
+LAB_PORT ?= 8888
+lab: setup
+	env -u MPLBACKEND $(PY) -m jupyterlab --ip 127.0.0.1 --port $(LAB_PORT) --ServerApp.root_dir=$(CURDIR)/notebooks \
+		$$(test "$$(id -u)" = 0 && echo --allow-root)
 
 lint: setup
 	$(PY) -m ruff check dispkit tests data_scripts benchmarks

@@ -17,6 +17,7 @@ import argparse
 import html
 import json
 import os
+import re
 import sys
 import time
 from pathlib import Path
@@ -24,7 +25,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 NOTEBOOK_DIR = REPO / "notebooks"
 
-__all__ = ["execute", "fast_mode", "list_notebooks", "main", "report", "run_all", "save_result", "to_html"]
+__all__ = ["embed_plotly", "execute", "fast_mode", "list_notebooks", "main", "report", "run_all", "save_result",
+           "to_html"]
 
 
 def fast_mode(fast: bool) -> bool:
@@ -33,15 +35,15 @@ def fast_mode(fast: bool) -> bool:
     return bool(fast) or os.environ.get("DISPKIT_FAST") == "1"
 
 
-def save_result(result: dict, out_path) -> Path:
+def save_result(result: dict, out_path) -> None:
     """The closing of every notebook: write what it computed as JSON to ``out_path`` (relative paths are taken from
-    the repository, so a notebook opened from any folder writes to the same place); the tests assert on it."""
+    the repository, so a notebook opened from any folder writes to the same place) and print one line saying
+    where. Returns nothing, so the cell shows that line only."""
     path = Path(out_path)
     path = path if path.is_absolute() else REPO / path
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(result, indent=1))
     print(f"results of this notebook: {path} ({len(result)} entries)")
-    return path
 
 
 def list_notebooks(directory: Path = NOTEBOOK_DIR, only=None) -> list[Path]:
@@ -70,6 +72,8 @@ def execute(notebook: Path, out_dir: Path, parameters: dict | None = None, timeo
     # the kernel inherits the environment: a non-interactive MPLBACKEND (e.g. Agg, set for headless tests)
     # would replace the notebook's inline backend and drop every figure from the executed notebook
     backend = os.environ.pop("MPLBACKEND", None)
+    headless = os.environ.get("DISPKIT_HEADLESS")
+    os.environ["DISPKIT_HEADLESS"] = "1"  # no front end: interactive figures draw once (dispkit.viz.interactive_figure)
     try:
         papermill.execute_notebook(str(notebook), str(out_nb), parameters=params, kernel_name=kernel_name,
                                    cwd=str(REPO), progress_bar=False, execution_timeout=timeout,
@@ -77,21 +81,56 @@ def execute(notebook: Path, out_dir: Path, parameters: dict | None = None, timeo
     finally:
         if backend is not None:
             os.environ["MPLBACKEND"] = backend
+        if headless is None:
+            os.environ.pop("DISPKIT_HEADLESS", None)
+        else:
+            os.environ["DISPKIT_HEADLESS"] = headless
     result_path = Path(params["out_path"])
     if not result_path.is_file():
         raise RuntimeError(f"{notebook.name} ran but wrote no JSON to {result_path}")
     return out_nb, json.loads(result_path.read_text())
 
 
+_SCRIPT = re.compile(r"<script\b[^>]*>.*?</script>", re.S | re.I)
+
+
+def _plotly_head() -> str:
+    """plotly.js inline, once, as ``window.Plotly``; also as the AMD module "plotly" that the figures of plotly's
+    notebook renderers ``require``, whether require.js loaded (online) or not (offline: a minimal stand-in)."""
+    from plotly.offline import get_plotlyjs
+
+    return ("<script type=\"text/javascript\">window.PlotlyConfig = {MathJaxConfig: 'local'};"
+            "window.__dispkit_define = window.define; window.define = undefined;</script>\n"
+            f"<script type=\"text/javascript\">{get_plotlyjs()}</script>\n"
+            "<script type=\"text/javascript\">window.define = window.__dispkit_define; delete window.__dispkit_define;"
+            "if (typeof window.define === 'function' && window.define.amd) {"
+            " window.define('plotly', [], function () { return window.Plotly; }); }"
+            " else if (typeof window.require === 'undefined') {"
+            " window.require = function (deps, cb) { cb.apply(null, deps.map(function (d) {"
+            " return d === 'plotly' ? window.Plotly : undefined; })); }; }</script>\n")
+
+
+def embed_plotly(page: str) -> str:
+    """An HTML page that shows its plotly figures offline: every script that loads plotly.js from plotly's CDN
+    (``cdn.plot.ly``, what nbconvert keeps of ``notebook_connected`` outputs) is dropped, and plotly.js itself is
+    put inline once at the end of ``<head>`` when the page has a figure."""
+    page = _SCRIPT.sub(lambda m: "" if "cdn.plot.ly" in m.group(0) else m.group(0), page)
+    if "plotly-graph-div" not in page and "Plotly.newPlot" not in page:
+        return page
+    head = _plotly_head()
+    i = page.lower().find("</head>")
+    return page[:i] + head + page[i:] if i >= 0 else head + page
+
+
 def to_html(executed: Path) -> Path:
-    """Convert an executed notebook to a standalone HTML page next to it."""
+    """Convert an executed notebook to a standalone HTML page next to it (plotly.js inline: works offline)."""
     import nbformat
     from nbconvert import HTMLExporter
 
     nb = nbformat.read(str(executed), as_version=4)
     body, _ = HTMLExporter().from_notebook_node(nb)
     out = Path(executed).with_suffix(".html")
-    out.write_text(body, encoding="utf-8")
+    out.write_text(embed_plotly(body), encoding="utf-8")
     return out
 
 
@@ -110,7 +149,8 @@ def _index(out_dir: Path, rows: list[dict]) -> Path:
 
 
 def _outputs(executed: Path) -> tuple[str, list[tuple[str, str]]]:
-    """(title, [(kind, payload)]) of an executed notebook: Markdown tables and PNG figures, in order."""
+    """(title, [(kind, payload)]) of an executed notebook: Markdown tables, PNG figures and plotly figures, in
+    order."""
     import nbformat
 
     nb = nbformat.read(str(executed), as_version=4)
@@ -124,6 +164,8 @@ def _outputs(executed: Path) -> tuple[str, list[tuple[str, str]]]:
             data = out.get("data", {})
             if "text/markdown" in data:
                 items.append(("markdown", data["text/markdown"]))
+            elif "application/vnd.plotly.v1+json" in data:
+                items.append(("plotly", data["application/vnd.plotly.v1+json"]))
             elif "image/png" in data:
                 items.append(("png", data["image/png"]))
     return title, items
@@ -131,7 +173,8 @@ def _outputs(executed: Path) -> tuple[str, list[tuple[str, str]]]:
 
 def report(out_dir: Path, rows: list[dict], full: bool = False) -> Path:
     """``<out>/report.html``: every table and figure of the executed notebooks in one self-contained page
-    (images inline), with the run's timings, then the committed full-size benchmark tables."""
+    (images inline; plotly figures interactive, with plotly.js inline once, so the page works offline), with the
+    run's timings, then the committed full-size benchmark tables."""
     import platform
 
     import mistune
@@ -155,8 +198,14 @@ def report(out_dir: Path, rows: list[dict], full: bool = False) -> Path:
         if not r["ok"]:
             body.append(f"<p class='fail'>{status}</p>")
         for kind, payload in items:
-            body.append(f"<div class='table'>{mistune.html(payload)}</div>" if kind == "markdown" else
-                        f"<img src='data:image/png;base64,{payload.strip()}'>")
+            if kind == "markdown":
+                body.append(f"<div class='table'>{mistune.html(payload)}</div>")
+            elif kind == "plotly":
+                import plotly.io
+
+                body.append(plotly.io.to_html(payload, include_plotlyjs=False, full_html=False))
+            else:
+                body.append(f"<img src='data:image/png;base64,{payload.strip()}'>")
         sections.append("\n".join(body))
     head.append("</table>")
     committed = sorted((REPO / "benchmarks" / "results").glob("*.md"))
@@ -169,6 +218,7 @@ def report(out_dir: Path, rows: list[dict], full: bool = False) -> Path:
              "text-align:right} .fail{color:#b00}")
     page = (f"<html><head><meta charset='utf-8'><title>dispkit report</title><style>{style}</style></head><body>"
             + "\n".join(head + sections) + "</body></html>")
+    page = embed_plotly(page)
     path = out_dir / "report.html"
     path.write_text(page, encoding="utf-8")
     return path
@@ -200,13 +250,21 @@ def run_all(out_dir: Path = REPO / "outputs", full: bool = False, only=None, see
 
 
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(description="Execute dispkit's notebooks with papermill (+ HTML).")
+    from dispkit.inputs import one_line_errors  # a bad argument: one line saying what to do, no usage block
+
+    ap = one_line_errors(argparse.ArgumentParser(prog="python -m dispkit.notebooks",
+                                                 description="Execute dispkit's notebooks with papermill (+ HTML)."))
     ap.add_argument("--out", type=Path, default=REPO / "outputs")
     ap.add_argument("--full", action="store_true", help="full-size parameters instead of fast mode")
     ap.add_argument("--only", nargs="*", help="notebook number prefixes, e.g. 00 03")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--no-html", action="store_true")
     args = ap.parse_args(argv)
+    if args.out.exists() and not args.out.is_dir():
+        ap.error(f"--out {args.out} is a file: give a folder for the executed notebooks")
+    if args.only and not list_notebooks(only=args.only):
+        ap.error(f"--only {' '.join(args.only)}: no notebook has that number prefix; choose from "
+                 f"{' '.join(p.name[:2] for p in list_notebooks())}")
     rows = run_all(args.out, args.full, args.only, args.seed, not args.no_html)
     failed = [r["name"] for r in rows if not r["ok"]]
     minutes = sum(r["seconds"] for r in rows) / 60

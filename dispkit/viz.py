@@ -5,11 +5,13 @@ the method, it only shows it.
 """
 from __future__ import annotations
 
+import os
+
 import numpy as np
 
-__all__ = ["BODY25_EDGES", "SMPL_EDGES", "draw_arrows", "draw_skeleton", "flow_to_rgb", "flow_wheel",
-           "mask_outline", "modality_image", "plot_mesh", "plot_views", "plotly_mesh", "show_plotly", "sparse_pixels",
-           "to_numpy"]
+__all__ = ["BODY25_EDGES", "SMPL_EDGES", "controls_box", "draw_arrows", "draw_skeleton", "flow_to_rgb", "flow_wheel",
+           "interactive_figure", "mask_outline", "mesh_limits", "modality_image", "plot_mesh", "plot_views",
+           "plotly_mesh", "show_plotly", "slider", "sparse_pixels", "to_numpy"]
 
 # OpenPose BODY_25 limbs (pairs of keypoint indices), as OpenPose draws them
 BODY25_EDGES = ((1, 8), (1, 2), (1, 5), (2, 3), (3, 4), (5, 6), (6, 7), (8, 9), (9, 10), (10, 11), (8, 12),
@@ -27,24 +29,37 @@ def to_numpy(x) -> np.ndarray:
     return np.asarray(x)
 
 
-def plot_mesh(ax, vertices, faces, colors=None, view: str = "front", light=(0.3, 0.5, 1.0)):
+def _view_xy(v: np.ndarray, view: str) -> tuple[np.ndarray, np.ndarray]:
+    if view == "front":
+        return v[:, [0, 1]], v[:, 2]
+    if view == "side":
+        return np.stack([-v[:, 2], v[:, 1]], 1), v[:, 0]
+    if view == "back":
+        return np.stack([-v[:, 0], v[:, 1]], 1), -v[:, 2]
+    raise ValueError(f"view must be 'front', 'side' or 'back', got {view!r}")
+
+
+def mesh_limits(vertices, view: str = "front", margin: float = 0.05) -> tuple[float, float, float, float]:
+    """``(xmin, xmax, ymin, ymax)`` of :func:`plot_mesh`'s view of one or several meshes ([V,3] or [B,V,3]), with
+    ``margin`` (metres) around: pass it as ``limits=`` to draw several bodies at one scale."""
+    v = to_numpy(vertices).astype(np.float64).reshape(-1, 3)
+    xy, _ = _view_xy(v, view)
+    lo, hi = xy.min(0) - margin, xy.max(0) + margin
+    return float(lo[0]), float(hi[0]), float(lo[1]), float(hi[1])
+
+
+def plot_mesh(ax, vertices, faces, colors=None, view: str = "front", light=(0.3, 0.5, 1.0), limits=None):
     """Draw a mesh with flat Lambert shading on a 2D matplotlib axis (orthographic view).
 
     ``view`` is "front" (looking along -Z, SMPL's frame), "side" (from the body's
     left, +X) or "back". Triangles are sorted back to front (painter's algorithm),
-    good enough for pictures of one body.
+    good enough for pictures of one body. ``limits`` ``(xmin, xmax, ymin, ymax)`` in metres (e.g. from
+    :func:`mesh_limits` of all the meshes to compare) fixes the scale; by default the axis fits this mesh.
     """
     from matplotlib.collections import PolyCollection
 
     v, f = to_numpy(vertices).astype(np.float64), to_numpy(faces).astype(np.int64)
-    if view == "front":
-        xy, depth = v[:, [0, 1]], v[:, 2]
-    elif view == "side":
-        xy, depth = np.stack([-v[:, 2], v[:, 1]], 1), v[:, 0]
-    elif view == "back":
-        xy, depth = np.stack([-v[:, 0], v[:, 1]], 1), -v[:, 2]
-    else:
-        raise ValueError(f"view must be 'front', 'side' or 'back', got {view!r}")
+    xy, depth = _view_xy(v, view)
     tri3 = np.stack([xy[f][..., 0], xy[f][..., 1], depth[f]], -1)
     n = np.cross(tri3[:, 1] - tri3[:, 0], tri3[:, 2] - tri3[:, 0])
     n /= np.linalg.norm(n, axis=1, keepdims=True) + 1e-12
@@ -54,15 +69,22 @@ def plot_mesh(ax, vertices, faces, colors=None, view: str = "front", light=(0.3,
     order = np.argsort(depth[f].mean(1))
     pc = PolyCollection(xy[f][order], facecolors=shade[order], edgecolors="none", antialiased=False)
     ax.add_collection(pc)
-    ax.set_xlim(xy[:, 0].min() - 0.05, xy[:, 0].max() + 0.05)
-    ax.set_ylim(xy[:, 1].min() - 0.05, xy[:, 1].max() + 0.05)
+    x0, x1, y0, y1 = limits if limits is not None else mesh_limits(v, view)
+    ax.set_xlim(x0, x1)
+    ax.set_ylim(y0, y1)
     ax.set_aspect("equal")
     ax.set_axis_off()
     return ax
 
 
-def plotly_mesh(vertices, faces, colors=None, joints=None, title: str = "", height: int = 600):
-    """An interactive plotly figure of a mesh (SMPL frame shown Y up), optional joints as markers."""
+def plotly_mesh(vertices, faces, colors=None, joints=None, title: str = "", height: int = 600,
+                opacity: float | None = None, edges=SMPL_EDGES):
+    """An interactive plotly figure of a mesh (SMPL frame shown Y up), optional joints as markers.
+
+    With ``joints`` [J,3] the mesh is drawn translucent (``opacity``, default 0.35) so that the joints, inside
+    the body, stay visible; ``edges`` (parent, child) pairs join them into the skeleton (SMPL's tree for 24
+    joints; ``None``: markers only).
+    """
     import plotly.graph_objects as go
 
     v, f = to_numpy(vertices), to_numpy(faces)
@@ -72,24 +94,47 @@ def plotly_mesh(vertices, faces, colors=None, joints=None, title: str = "", heig
         kw["vertexcolor"] = [f"rgb({r},{g},{b})" for r, g, b in c]
     else:
         kw["color"] = "lightgray"
+    if opacity is None:
+        opacity = 0.35 if joints is not None else 1.0
     data = [go.Mesh3d(x=v[:, 0], y=v[:, 2], z=v[:, 1], i=f[:, 0], j=f[:, 1], k=f[:, 2], flatshading=False,
-                      lighting=dict(ambient=0.5, diffuse=0.8, specular=0.1), name="mesh", **kw)]
+                      opacity=opacity, lighting=dict(ambient=0.5, diffuse=0.8, specular=0.1), name="mesh",
+                      hoverinfo="skip", **kw)]
     if joints is not None:
         j = to_numpy(joints)
-        data.append(go.Scatter3d(x=j[:, 0], y=j[:, 2], z=j[:, 1], mode="markers",
-                                 marker=dict(size=4, color="crimson"), name="joints"))
+        if edges is not None and len(j) == 24:
+            xs, ys, zs = [], [], []
+            for a, b in edges:
+                xs += [j[a, 0], j[b, 0], None]
+                ys += [j[a, 2], j[b, 2], None]
+                zs += [j[a, 1], j[b, 1], None]
+            data.append(go.Scatter3d(x=xs, y=ys, z=zs, mode="lines", line=dict(color="black", width=4),
+                                     name="kinematic tree", hoverinfo="skip"))
+        from dispkit.body import SMPL_JOINT_NAMES
+
+        names = list(SMPL_JOINT_NAMES) if len(j) == 24 else [str(i) for i in range(len(j))]
+        data.append(go.Scatter3d(x=j[:, 0], y=j[:, 2], z=j[:, 1], mode="markers", text=names,
+                                 hovertemplate="%{text}<extra></extra>",
+                                 marker=dict(size=5, color="crimson", line=dict(color="black", width=1)),
+                                 name="joints"))
     fig = go.Figure(data=data)
+    lo, hi = v.min(0), v.max(0)
+    pad = 0.08 * float((hi - lo).max())
+    rng = {ax: [float(lo[i]) - pad, float(hi[i]) + pad] for ax, i in (("xaxis", 0), ("yaxis", 2), ("zaxis", 1))}
     fig.update_layout(title=title, height=height, margin=dict(l=0, r=0, t=30 if title else 0, b=0),
+                      legend=dict(x=0.01, y=0.98),
                       scene=dict(aspectmode="data", xaxis_title="x", yaxis_title="z", zaxis_title="y (up)",
-                                 camera=dict(eye=dict(x=0.0, y=2.0, z=0.3), up=dict(x=0, y=0, z=1))))
+                                 xaxis=dict(range=rng["xaxis"]), yaxis=dict(range=rng["yaxis"]),
+                                 zaxis=dict(range=rng["zaxis"]),
+                                 camera=dict(eye=dict(x=0.0, y=2.6, z=0.3), up=dict(x=0, y=0, z=1))))
     return fig
 
 
 def show_plotly(fig):
     """Show a plotly figure so it is interactive both in JupyterLab and in the exported HTML.
 
-    ``plotly_mimetype`` is what JupyterLab draws; ``notebook_connected`` adds an HTML output (plotly.js from
-    its CDN) so nbconvert's HTML of an executed notebook keeps the figure.
+    ``plotly_mimetype`` is what JupyterLab draws; ``notebook_connected`` adds an HTML output so nbconvert's HTML of
+    an executed notebook keeps the figure (it loads plotly.js from plotly's CDN; :func:`dispkit.notebooks.to_html`
+    puts the library inline instead, so the page works offline).
     """
     fig.show(renderer="plotly_mimetype+notebook_connected")
 
@@ -218,3 +263,48 @@ def mask_outline(mask) -> np.ndarray:
     p = np.pad(m, 1)
     inner = p[:-2, 1:-1] & p[2:, 1:-1] & p[1:-1, :-2] & p[1:-1, 2:]
     return m & ~inner
+
+
+# --------------------------------------------------------------------------- interactive figures (ipywidgets)
+
+def slider(description: str, min: float, max: float, step: float, value: float = 0.0, integer: bool = False,
+           width: str = "420px", **kw):
+    """A slider whose label is never truncated (``description_width: initial``) and which redraws when released
+    (``continuous_update=False``: one redraw per move, not one per pixel dragged)."""
+    import ipywidgets as widgets
+
+    cls = widgets.IntSlider if integer else widgets.FloatSlider
+    return cls(value=value, min=min, max=max, step=step, description=description, continuous_update=False,
+               style={"description_width": "initial"}, layout=widgets.Layout(width=width), **kw)
+
+
+def controls_box(controls: dict, per_row: int = 2):
+    """The controls (name -> widget) laid out in rows of ``per_row``."""
+    import ipywidgets as widgets
+
+    items = list(controls.values())
+    return widgets.VBox([widgets.HBox(items[i:i + per_row]) for i in range(0, len(items), per_row)])
+
+
+def interactive_figure(draw, controls: dict, per_row: int = 2, css_class: str = "dispkit-interactive"):
+    """Controls above an output area that ``draw(**values)`` redraws whenever a control changes.
+
+    Built on ``ipywidgets.interactive_output``: ``draw`` runs once at once with the controls' initial values (so a
+    headless run, e.g. papermill, executes the same code), then again on every change in a live notebook. The
+    returned box carries the CSS class ``css_class`` (the browser test finds it by that). Display it with
+    ``display(box)``, or let it be a cell's last value.
+    """
+    import ipywidgets as widgets
+
+    if os.environ.get("DISPKIT_HEADLESS") == "1":  # papermill / nbval: no front end to talk to the widgets, so
+        # draw once with the initial values and show no controls (an Output widget without a front end can hang
+        # nbclient's execution of the cell)
+        from IPython.display import HTML
+
+        draw(**{name: c.value for name, c in controls.items()})
+        return HTML("")
+    out = widgets.interactive_output(draw, controls)
+    out.add_class(f"{css_class}-output")
+    box = widgets.VBox([controls_box(controls, per_row), out])
+    box.add_class(css_class)
+    return box

@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from dispkit.notebooks import NOTEBOOK_DIR, execute, list_notebooks, report
+from dispkit.notebooks import NOTEBOOK_DIR, execute, list_notebooks, report, to_html
 
 
 def check_00_quickstart(r):
@@ -57,9 +57,9 @@ def check_04_pixel_to_vertex(r):
 def check_03_network_training(r):
     assert r["train_steps"] == 12 and r["train_samples_per_s"] > 0
     assert 0 < r["last_loss"] < 10 and 0 < r["first_loss"] < 10
-    assert r["zero_field_epe_px"] > 0.5 and r["n_eval"] == 3
-    assert set(r["epe_px"]) == set(r["shipped"])
-    if "cpu_full" in r["shipped"]:  # the shipped network beats predicting no displacement
+    assert r["zero_field_epe_px"] > 0.5 and r["ood_zero_field_epe_px"] > 0.5 and r["n_eval"] == 3
+    assert set(r["epe_px"]) == set(r["shipped"]) == set(r["ood_epe_px"])
+    if "cpu_full" in r["shipped"]:  # the shipped network beats predicting no displacement in distribution
         assert r["ratio_to_zero_field"]["cpu_full"] < 1.0
     assert r["params_cpu"] < 1_000_000
 
@@ -72,9 +72,7 @@ def check_05_smplify_priors(r):
     assert m["+GMM (Ours GT)"]["PVE"] < 0.6 * m["init"]["PVE"]
     assert r["visible_vertices"]["Ours"] > 300 and r["visible_vertices"]["Ours GT"] > 1000
     rows = r["table_rows"]["pare-like"]
-    assert {"init", "+GMM (OP GT)", "+GMM (Ours GT)", "+GMM (OP)", "+GMM (DP)"} <= set(rows)
-    if "+GMM (Ours)" in rows:  # with the shipped network: the what-if rows of a more accurate one too
-        assert {"+GMM (Ours, error x0.75)", "+GMM (Ours, error x0.5)"} <= set(rows)
+    assert {"init", "+GMM (OP GT)", "+GMM (Ours GT)", "+GMM (OP)", "+GMM (DP)", "+GMM (Ours)"} <= set(rows)
     assert r["table_n_scenes"] == 2
 
 
@@ -92,10 +90,21 @@ def check_07_real_data(r):
     assert {"smpl", "3dpw", "rich", "h36m", "surreal", "gmm_08", "vposer", "prohmr"} <= set(r["assets"])
 
 
+def check_08_whole_method(r):
+    # the whole method on one image: the step-by-step calls and dispkit.refine give the same targets and fit
+    assert r["fitted"] and r["crop"] == 64 and r["visible_vertices"] > 300
+    assert r["targets_by_hand_vs_pipeline_px"] < 1e-3 and r["refine_vs_steps_mm"] < 1e-2
+    assert r["epe_crop_px"] < r["zero_field_epe_crop_px"]  # the shipped network beats predicting no displacement
+    assert r["targets_to_gt_px"] < r["init_to_gt_px"]
+    assert r["refine_mm"]["PVE"] < r["initial_mm"]["PVE"]
+    assert set(r["exercises"]) == {"08.crop_to_full", "08.paper_gain", "08.dense_weight"}
+
+
 CHECKS = {"00_quickstart": check_00_quickstart, "01_rendering_modalities": check_01_rendering_modalities,
           "02_gt_displacements": check_02_gt_displacements, "04_pixel_to_vertex": check_04_pixel_to_vertex,
           "03_network_training": check_03_network_training, "05_smplify_priors": check_05_smplify_priors,
-          "06_texture_ablations": check_06_texture_ablations, "07_real_data": check_07_real_data}
+          "06_texture_ablations": check_06_texture_ablations, "07_real_data": check_07_real_data,
+          "08_whole_method": check_08_whole_method}
 
 NOTEBOOKS = list_notebooks()
 
@@ -114,6 +123,15 @@ def test_parameters_cell_parses(nb):
     assert params["fast"]["default"] == "False"  # stored notebooks run full size unless told otherwise
 
 
+def _assert_plotly_offline(page: str) -> None:
+    """The page draws its plotly figures without the network: plotly.js inline, nothing loaded from plotly's CDN
+    (the library's own text names cdn.plot.ly once, as the default topojson URL of geo maps; no script loads it)."""
+    assert "plotly-graph-div" in page and "plotly.js v" in page  # a figure, and the library inline
+    assert page.count("plotly.js v") == 1  # once per page
+    assert "cdn.plot.ly/plotly" not in page and not re.search(r"src=[\"'][^\"']*cdn\.plot\.ly", page)
+    assert page.replace('dflt:"https://cdn.plot.ly/un/"', "").count("cdn.plot.ly") == 0
+
+
 @pytest.mark.parametrize("nb", NOTEBOOKS, ids=lambda p: p.stem)
 def test_notebook_runs_in_fast_mode(nb, tmp_path):
     assert nb.stem in CHECKS, f"add a CHECKS entry asserting on what {nb.name} writes"
@@ -123,9 +141,15 @@ def test_notebook_runs_in_fast_mode(nb, tmp_path):
     # the kernel ran this interpreter's environment (the venv), not some other python
     assert result["sys_prefix"] == sys.prefix
     CHECKS[nb.stem](result)
+    # the notebook's exercise solutions (collapsed cells) ran through dispkit.exercises.check and passed
+    if "exercises" in result:
+        assert result["exercises"] and all(result["exercises"].values()), result["exercises"]
     # papermill recorded the injected parameters in the executed notebook
     meta = json.loads(executed.read_text())["metadata"]["papermill"]["parameters"]
     assert meta["fast"] is True
+    if nb.stem == "00_quickstart":  # its plotly figure: the exported page and the report embed plotly.js
+        for page in (to_html(executed), report(tmp_path, [{"name": nb.stem, "ok": True, "seconds": 1.0}])):
+            _assert_plotly_offline(page.read_text())
 
 
 def test_real_data_notebook_refines_a_sequence_in_3dpw_format(tmp_path):
