@@ -18,6 +18,7 @@ Pose and Shape Refinement* (ICCVW 2023). One module per step of the paper:
 * :mod:`dispkit.pipeline` -- the whole method: crop, render, predict, Eq. 5-6, SMPLify (Fig. 2)
 * :mod:`dispkit.texture` -- the person's texture by back-projection (§4) and its degradations (§4.3)
 * :mod:`dispkit.metrics` -- MPJPE, N-MPJPE, PA-MPJPE, PVE, N-PVE, PA-PVE (§4)
+* :mod:`dispkit.inputs`  -- the checks of what a user passes to the entry points above, and their error types
 * :mod:`dispkit.viz`, :mod:`dispkit.notebooks`, :mod:`dispkit.raycast` -- figures, running the notebooks, a
   ray-casting reference; :mod:`dispkit.licensed` -- where the licensed files come from; :mod:`dispkit.machine`
 
@@ -27,9 +28,9 @@ from importlib import import_module as _import_module
 
 __version__ = "0.1.0"
 
-_SUBMODULES = ("body", "camera", "checkpoints", "data", "displacement", "fit", "licensed", "machine", "metrics",
-               "net", "notebooks", "pipeline", "priors", "raster", "raycast", "render", "terms", "texture", "train",
-               "viz")
+_SUBMODULES = ("body", "camera", "checkpoints", "data", "displacement", "fit", "inputs", "licensed", "machine",
+               "metrics", "net", "notebooks", "pipeline", "priors", "raster", "raycast", "render", "terms", "texture",
+               "train", "viz")
 
 
 def __getattr__(name):  # lazy submodules: `import dispkit; dispkit.body.load_body_model(...)`

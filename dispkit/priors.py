@@ -31,6 +31,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from dispkit import inputs
 from dispkit.licensed import asset_help
 
 __all__ = ["PRIOR_DIR", "ConditionalFlowPrior", "GMMPrior", "VPoser", "load_prior"]
@@ -47,13 +48,45 @@ def load_prior(prior="gmm") -> nn.Module:
 
     ``"gmm"`` (the open mixture shipped with dispkit) or ``"gmm:PATH"`` (SMPLify's ``gmm_08.pkl``);
     ``"vposer"`` (dispkit's open VPoser) or ``"vposer:PATH"`` (human_body_prior's V02 folder);
-    ``"cnf"`` (dispkit's conditional flow) or ``"cnf:PATH"``; a prior given by name is loaded once per process
-    and shared. Or a module given as is: ``prior(body_pose, betas)
+    ``"cnf"`` (dispkit's conditional flow) or ``"cnf:PATH"``; ``None``: no prior (returned as is); a prior given
+    by name is loaded once per process and shared. Or a module given as is: ``prior(body_pose, betas)
     -> [B]``, or a latent prior with ``latent_init(init)`` and ``pose_from_latent(z, init)``.
+
+    A missing file raises ``FileNotFoundError`` (saying where to get it); an unknown name
+    :class:`dispkit.inputs.UnknownNameError`, a file that holds no such prior :class:`dispkit.inputs.FileContentError`
+    (both ``ValueError``), anything else that is no module :class:`dispkit.inputs.InputTypeError`.
     """
+    if prior is None:  # smplify's "no pose prior"
+        return None
     if not isinstance(prior, str):
+        if not callable(prior):
+            raise inputs.InputTypeError(f"prior must be a name ('gmm', 'vposer', 'cnf', each optionally ':PATH'), a "
+                                        f"module or None, got {type(prior).__name__}")
         return prior
-    return _load_named(prior)
+    try:
+        model = _load_named(prior)
+        if ":" in prior:  # a user's file: it must give a finite prior at the rest pose
+            with torch.no_grad():
+                zero = {"global_orient": torch.zeros(1, 3), "body_pose": torch.zeros(1, 69),
+                        "betas": torch.zeros(1, 10), "transl": torch.zeros(1, 3)}
+                if hasattr(model, "latent_init"):
+                    out = model.pose_from_latent(model.latent_init(zero), zero)
+                else:
+                    out = model(zero["body_pose"], zero["betas"])
+                spd, prec = True, getattr(model, "precisions", None)
+                if isinstance(prec, torch.Tensor):  # a mixture: its covariances must be positive definite
+                    prec = prec.double()
+                    spd = bool((torch.linalg.cholesky_ex(0.5 * (prec + prec.mT)).info == 0).all())
+            if not spd or not bool(torch.isfinite(out).all()):
+                raise inputs.FileContentError(f"prior {prior!r}: the file gives a non-finite prior at the rest pose, "
+                                              "or covariances that are not positive definite (NaN/inf in it?)")
+        return model
+    except (inputs.InputError, FileNotFoundError):
+        raise
+    except (ValueError, TypeError, KeyError, IndexError, AttributeError, EOFError, RuntimeError, OSError,
+            ImportError, OverflowError, pickle.UnpicklingError, UnicodeDecodeError) as e:  # a file of something else
+        raise inputs.FileContentError(f"prior {prior!r}: the file holds no {prior.partition(':')[0]} prior "
+                                      f"({type(e).__name__}: {inputs.one_line(e)})") from e
 
 
 @functools.lru_cache(maxsize=16)
@@ -72,7 +105,8 @@ def _load_named(prior: str) -> nn.Module:
         return VPoser.load(path)
     if name == "cnf":
         return ConditionalFlowPrior.load(path)
-    raise ValueError(f"unknown prior {prior!r}: use 'gmm', 'vposer', 'cnf' (each optionally ':PATH') or a module")
+    raise inputs.UnknownNameError(f"unknown prior {prior!r}: use 'gmm', 'vposer', 'cnf' (each optionally ':PATH') or "
+                                  "a module")
 
 
 class GMMPrior(nn.Module):
@@ -190,8 +224,16 @@ class VPoser(nn.Module):
             return self.encode(init["body_pose"]).mean
 
     def pose_from_latent(self, z: torch.Tensor, init: dict) -> torch.Tensor:
-        """The full body_pose [B,69]: the decoded 21 joints and the initial estimate's two hand joints."""
-        return torch.cat([self.decode(z), init["body_pose"][:, 63:].to(z.dtype)], 1)
+        """The full body_pose [B,69] of the fit: the decoded 21 joints plus the constant residual
+        ``θ_init − decode(encode(θ_init))``, and the initial estimate's two hand joints.
+
+        Decoding loses detail: through the open VPoser, ``decode(encode(θ_init))`` alone moves a pare-like estimate
+        by several millimetres MPJPE before any data term acts. With the residual the fit starts at ``θ_init``
+        exactly (at ``z = latent_init(init)``), and the latent code still carries every change the fit makes."""
+        theta = init["body_pose"].to(z.dtype)
+        with torch.no_grad():
+            residual = theta[:, :63] - self.decode(self.encode(theta).mean)
+        return torch.cat([self.decode(z) + residual, theta[:, 63:]], 1)
 
     # -- files -----------------------------------------------------------------------------------------
     @classmethod

@@ -15,15 +15,17 @@ import torch
 from dispkit.body import OPENPOSE_NAMES, BodyOutput
 from dispkit.camera import Camera
 
-__all__ = ["DATA_WEIGHTS", "HIPS", "REFERENCE_SIZE", "TORSO", "DataTerm", "DensePoseTerm", "DenseTerm",
-           "KeypointTerm", "bending_term", "gmof", "person_scale"]
+__all__ = ["DATA_WEIGHTS", "HIPS", "REFERENCE_SIZE", "SPIN_IGNORED", "TORSO", "DataTerm", "DensePoseTerm",
+           "DenseTerm", "KeypointTerm", "bending_term", "gmof", "person_scale", "spin_keypoint_term"]
 
 REFERENCE_SIZE = 224.0  # residuals are measured as if the person filled a 224-pixel crop (SPIN's fitting size)
 
-#: §4.1's multipliers of the reprojection terms, per data term and pose prior (the paper raises none for OpenPose
-#: with the cNF: "we only adjust the weight of the reprojection term" for the dense and DensePose terms)
+#: §4.1's multipliers of the reprojection terms, per data term and pose prior. With GMM and VPoser the paper's
+#: modified SMPLify weighs OpenPose x 5, ours x 0.4, DensePose x 0.002; with the cNF it runs ProHMR's fitting and
+#: "only adjusts the weight of the reprojection term" of the dense and DensePose inputs, so OpenPose keeps
+#: ProHMR's own weight (x 1) there.
 DATA_WEIGHTS = {
-    "keypoints": {"gmm": 5.0, "vposer": 5.0, "cnf": 5.0},
+    "keypoints": {"gmm": 5.0, "vposer": 5.0, "cnf": 1.0},
     "dense": {"gmm": 0.4, "vposer": 0.4, "cnf": 0.04},
     "densepose": {"gmm": 0.002, "vposer": 0.002, "cnf": 0.002},
 }
@@ -169,7 +171,7 @@ class KeypointTerm(DataTerm):
     """
 
     def __init__(self, keypoints, confidence=None, size=None, weight: float = 5.0, sigma: float = 100.0,
-                 ignore=HIPS, min_confidence: float = 0.1):
+                 ignore=HIPS, min_confidence: float = 0.1, camera_robust: bool = True):
         kp = torch.as_tensor(keypoints)
         if kp.ndim != 3 or kp.shape[1:] != (25, 2):
             raise ValueError(f"keypoints must be [B,25,2] (BODY_25 order), got {tuple(kp.shape)}")
@@ -190,6 +192,7 @@ class KeypointTerm(DataTerm):
         self.valid = (self.confidence > 0).any(1)
         self.scale = person_scale(size, kp.shape[0], kp.device, kp.dtype)
         self.weight, self.sigma = float(weight), float(sigma)
+        self.camera_robust = bool(camera_robust)
 
     def _term(self, out, cam, conf):
         proj = cam.project(out.openpose)
@@ -203,7 +206,25 @@ class KeypointTerm(DataTerm):
     def camera_loss(self, out, cam):
         # the torso joints when they were detected, else every confident joint
         has_torso = (self.torso_confidence > 0).any(1, keepdim=True)
-        return self._term(out, cam, torch.where(has_torso, self.torso_confidence, self.confidence))
+        conf = torch.where(has_torso, self.torso_confidence, self.confidence)
+        if self.camera_robust:
+            return self._term(out, cam, conf)
+        # SPIN's camera stage: plain squared errors of the detected torso joints, confidences not used
+        proj = cam.project(out.openpose)
+        r = (proj - self.keypoints.to(proj.dtype)) * self.scale.to(proj.dtype)[:, None, None]
+        sq = (r ** 2).sum(-1)
+        return self.weight * torch.where(conf > 0, sq, torch.zeros_like(sq)).sum(1)
+
+
+#: the OpenPose joints SPIN's SMPLify leaves out of its body stage (their definitions differ from SMPL's)
+SPIN_IGNORED = ("Neck", "RHip", "LHip")
+
+
+def spin_keypoint_term(keypoints, confidence=None, size=None) -> KeypointTerm:
+    """The keypoint term of SPIN's default SMPLify (with ``fit.FIT_PRESETS["spin_default"]``): weight 1, the joints
+    of :data:`SPIN_IGNORED` left out of the body stage, the camera fitted to the torso (both hips and shoulders)
+    with plain squared errors."""
+    return KeypointTerm(keypoints, confidence, size=size, weight=1.0, ignore=SPIN_IGNORED, camera_robust=False)
 
 
 # elbows and knees in body_pose (axis-angle, 23 joints x 3): SMPLify's bending term, with its signs

@@ -211,13 +211,20 @@ def test_densepose_term_and_simulated_detections(body):
     # noisy versions: same shapes, errors of the advertised size
     noisy = obs.simulate_densepose(views, size=300.0, stride=3, generator=0)
     assert noisy["pixels"].shape == dp["pixels"].shape and not torch.equal(noisy["bary"], dp["bary"])
+    # the limb swaps of the DensePose simulation send a limb's points to the mirrored limb
+    swapped = obs.simulate_densepose(views, size=300.0, stride=3, generator=0, level=1.0, noise=0.0, outliers=0.0,
+                                     body=body, limb_swaps=1.0)
+    assert (swapped["face_index"] != dp["face_index"])[dp["valid"]].float().mean() > 0.2
+    # the simulated OpenPose: seeded, errors of the advertised size; a level of 0 leaves only the definition gap
+    kp, conf = obs.simulate_openpose(body, out_gt.vertices, cam, torch.tensor([300.0, 300.0]), generator=0)
+    again, _ = obs.simulate_openpose(body, out_gt.vertices, cam, torch.tensor([300.0, 300.0]), generator=0)
+    assert torch.equal(kp, again) and ((conf >= 0) & (conf <= 1)).all() and (conf > 0).float().mean() > 0.5
+    exact, _ = obs.simulate_openpose(body, out_gt.vertices, cam, 300.0, generator=0, level=0.0)
+    gap = (exact - cam.project(out_gt.openpose)).norm(dim=-1)
+    assert float(gap.max()) < 0.1 * 300 and float(gap.mean()) > 0.1
+    # the oracle detector (a sensitivity setting): a left/right swap exchanges the sides
     kp = cam.project(out_gt.openpose)
-    kpn, conf = obs.simulate_keypoints(kp, torch.tensor([300.0, 300.0]), generator=0, outliers=0, swaps=0, missed=0)
-    err = (kpn - kp).norm(dim=-1)
-    assert 0.01 * 300 < float(err.mean()) < 0.08 * 300 and ((conf > 0) & (conf <= 1)).all()
-    assert torch.equal(obs.simulate_keypoints(kp, 300.0, generator=5)[0], obs.simulate_keypoints(kp, 300.0, 5)[0])
-    # a left/right swap exchanges the sides
-    sw, _ = obs.simulate_keypoints(kp, 300.0, generator=0, noise=0, outliers=0, swaps=1.0, missed=0)
+    sw, _ = obs.simulate_keypoints_oracle(kp, 300.0, generator=0, noise=0, outliers=0, swaps=1.0, missed=0)
     torch.testing.assert_close(sw[:, 2], kp[:, 5].to(sw.dtype))  # RShoulder <- LShoulder
 
 

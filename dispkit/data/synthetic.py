@@ -41,7 +41,8 @@ from dispkit.data.appearance import _check_size, degraded_texture, make_backgrou
 from dispkit.data.poses import _rng, euler_to_axis_angle, sample_euler_pose
 from dispkit.data.regressors import REGRESSOR_PRESETS, _preset, simulate_regressor
 
-__all__ = ["Scene", "make_scene", "person_sequence", "reference_frames", "sample_params", "scene_params"]
+__all__ = ["DISTRIBUTIONS", "Scene", "make_scene", "person_sequence", "place_body", "reference_frames",
+           "sample_params", "scene_params"]
 
 
 # ----------------------------------------------------------------------------- GT sampling
@@ -65,13 +66,25 @@ def sample_params(generator, body=None, width: int = 320, height: int = 240, kin
     (camera-space pelvis position, metres).
     """
     rng = _rng(generator)
-    width, height = _check_size(width, "width"), _check_size(height, "height")
     body = default_body(body)
     euler, kinds = sample_euler_pose(rng, kind)
+    return place_body(rng, body, euler, kinds[0], width, height, pitch_sigma=0.1, roll_sigma=0.03,
+                      height_fraction=height_fraction)
+
+
+def place_body(generator, body, euler, kind: str, width: int, height: int, pitch_sigma: float = 0.1,
+               roll_sigma: float = 0.03, height_fraction: tuple[float, float] = (0.45, 0.8)
+               ) -> tuple[dict, Camera, dict]:
+    """Ground truth and full-image camera for a pose ``euler`` [23,3]: ``betas ~ N(0, I)`` clipped to +-3, a
+    uniform yaw, camera pitch / roll ``N(0, pitch_sigma)`` / ``N(0, roll_sigma)``, and the depth and image
+    position that make the person ``U(height_fraction)`` of the image height (at most 90 % of its width), inside
+    the frame. Shared by the kit's scenes (:func:`sample_params`) and the OOD ones (:mod:`dispkit.data.ood`)."""
+    rng = _rng(generator)
+    width, height = _check_size(width, "width"), _check_size(height, "height")
     body_pose = euler_to_axis_angle(euler)[None]
     betas = torch.as_tensor(np.clip(rng.normal(size=(1, body.num_betas)), -3, 3), dtype=torch.float32)
     yaw = rng.uniform(-math.pi, math.pi)
-    pitch, roll = rng.normal(0, 0.1), rng.normal(0, 0.03)
+    pitch, roll = rng.normal(0, pitch_sigma), rng.normal(0, roll_sigma)
     R = Rotation.from_euler("xz", [pitch, roll]).as_matrix() @ Rotation.from_rotvec([math.pi, 0, 0]).as_matrix() \
         @ Rotation.from_rotvec([0, yaw, 0]).as_matrix()
     go = torch.as_tensor(_aa(R)[None], dtype=torch.float32)
@@ -90,17 +103,34 @@ def sample_params(generator, body=None, width: int = 320, height: int = 240, kin
     pelvis = np.array([z * (u_t - width / 2) / f - mid[0], z * (v_t - height / 2) / f - mid[1], z])
     transl = torch.as_tensor(pelvis - out.joints[0, 0].double().numpy(), dtype=torch.float32)[None]
     params = {"global_orient": go, "body_pose": body_pose, "betas": betas, "transl": transl}
-    return params, cam, {"kind": kinds[0], "yaw": float(yaw), "euler": euler, "pelvis": pelvis}
+    return params, cam, {"kind": kind, "yaw": float(yaw), "euler": euler, "pelvis": pelvis}
+
+
+#: the scene generators: the kit's own (training and the in-distribution split) and the out-of-distribution one
+DISTRIBUTIONS = ("kit", "ood")
+
+
+def _check_distribution(distribution: str) -> str:
+    if distribution not in DISTRIBUTIONS:
+        raise ValueError(f"distribution must be one of {DISTRIBUTIONS}, got {distribution!r}")
+    return distribution
 
 
 def scene_params(seed: int, regressor="pare-like", width: int = 320, height: int = 240, body=None,
-                 kind: str | None = None) -> tuple[dict, dict, Camera, dict]:
+                 kind: str | None = None, distribution: str = "kit") -> tuple[dict, dict, Camera, dict]:
     """GT parameters, the regressor's initial estimate, camera and meta of scene ``seed`` (no rendering).
 
     The exact code path of :func:`make_scene` for the parameters: GT from ``default_rng([seed, 0])``,
-    regressor errors from ``default_rng([seed, 1])``.
+    regressor errors from ``default_rng([seed, 1])``. ``distribution="ood"``: the out-of-distribution poses,
+    cameras and regressor errors of :mod:`dispkit.data.ood` (``regressor`` an ``OOD_REGRESSORS`` name).
     """
     seed = _check_seed(seed)
+    if _check_distribution(distribution) == "ood":
+        from dispkit.data import ood
+
+        gt, cam, meta = ood.sample_params_ood(np.random.default_rng([seed, 0]), body, width, height, kind)
+        init = ood.simulate_regressor_ood(gt, regressor, np.random.default_rng([seed, 1]), body)
+        return gt, init, cam, meta
     _preset(regressor)
     gt, cam, meta = sample_params(np.random.default_rng([seed, 0]), body, width, height, kind)
     init = simulate_regressor(gt, regressor, np.random.default_rng([seed, 1]), body)
@@ -140,6 +170,7 @@ class Scene:
     light: torch.Tensor
     kind: str
     meta: dict = field(default_factory=dict)
+    distribution: str = "kit"
 
     @property
     def height(self) -> int:
@@ -152,7 +183,7 @@ class Scene:
 
 def make_scene(seed: int, regressor="pare-like", width: int = 320, height: int = 240, body=None, *,
                texture_size: int = 256, kind: str | None = None, background_dir=None,
-               noise_std: float | None = None) -> Scene:
+               noise_std: float | None = None, distribution: str = "kit") -> Scene:
     """Render seeded synthetic scene ``seed`` (see the module docstring for the random streams).
 
     The GT body (from :func:`scene_params`) is textured with
@@ -163,7 +194,9 @@ def make_scene(seed: int, regressor="pare-like", width: int = 320, height: int =
     given Gaussian sensor noise (``noise_std``, default ``U(0.005, 0.02)``). ``degraded_texture``
     hides the side of the body the camera does not see (back for a front-facing person, else front).
     ``regressor`` (a :data:`~dispkit.data.regressors.REGRESSOR_PRESETS` name) only changes ``init``;
-    the image does not depend on it.
+    the image does not depend on it. ``distribution="ood"`` makes a scene of the out-of-distribution split
+    (:mod:`dispkit.data.ood`: other poses, portrait framing, camera pitch and roll, another regressor-error
+    model, other lights and backgrounds; ``regressor`` an ``OOD_REGRESSORS`` name).
     """
     from dispkit.render import render
 
@@ -173,22 +206,32 @@ def make_scene(seed: int, regressor="pare-like", width: int = 320, height: int =
     width, height = _check_size(width, "width"), _check_size(height, "height")
     texture_size = _check_size(texture_size, "texture_size")
     body = default_body(body)
-    gt, init, cam, meta = scene_params(seed, regressor, width, height, body, kind)
+    gt, init, cam, meta = scene_params(seed, regressor, width, height, body, kind, distribution)
     rng = np.random.default_rng([seed, 2])
     tex = make_texture(rng, texture_size, body)
     hidden = "back" if abs(meta["yaw"]) < math.pi / 2 else "front"
     est = degraded_texture(tex, rng, body, hidden=hidden)
-    bg = make_background(rng, height, width, background_dir)
+    background, shade = _appearance(distribution, background_dir)
+    bg = background(rng, height, width)
     with torch.no_grad():
         out_gt = body(**gt)
         r = render(out_gt.vertices, body, cam, texture=tex, modalities=("rgb", "normal", "mask"))
     mask = r["mask"][0]
-    img, light, ambient, sd = shade_and_composite(r["rgb"][0], r["normal"][0], mask, bg, rng, noise_std)
+    img, light, ambient, sd = shade(r["rgb"][0], r["normal"][0], mask, bg, rng, noise_std)
     box = box_from_points(cam.project(out_gt.vertices), scale=1.2, square=True)[0]
     return Scene(seed=seed, regressor=regressor, image=img.contiguous(), mask=mask, camera=cam, box=box,
                  gt=gt, init=init, texture=tex, degraded_texture=est, background=bg, light=light,
                  kind=meta["kind"], meta={"yaw": meta["yaw"], "euler": meta["euler"], "ambient": ambient,
-                                          "noise_std": sd, "hidden": hidden})
+                                          "noise_std": sd, "hidden": hidden}, distribution=distribution)
+
+
+def _appearance(distribution: str, background_dir=None):
+    """(background(rng, H, W), shade_and_composite) of a scene generator."""
+    if distribution == "ood":
+        from dispkit.data import ood
+
+        return ood.make_background_ood, ood.shade_and_composite_ood
+    return (lambda rng, H, W: make_background(rng, H, W, background_dir)), shade_and_composite
 
 
 def person_sequence(scene: Scene, n: int = 4, body=None, generator=None) -> dict:
@@ -207,8 +250,14 @@ def person_sequence(scene: Scene, n: int = 4, body=None, generator=None) -> dict
     with torch.no_grad():
         centre = body(**scene.gt).vertices.mean(1, keepdim=True)  # keep the scene's framing
     images, verts, params = [], [], []
+    background, shade = _appearance(scene.distribution)
     for k in range(int(n)):
-        p, cam, _ = sample_params(rng, body, W, H)
+        if scene.distribution == "ood":
+            from dispkit.data.ood import sample_params_ood
+
+            p, cam, _ = sample_params_ood(rng, body, W, H)
+        else:
+            p, cam, _ = sample_params(rng, body, W, H)
         yaw = 2 * math.pi * k / n + rng.normal(0, 0.2)
         R = Rotation.from_rotvec(p["global_orient"][0].double().numpy()) * Rotation.from_rotvec([0, yaw, 0])
         p["global_orient"] = torch.as_tensor(R.as_rotvec()[None], dtype=torch.float32)
@@ -219,8 +268,8 @@ def person_sequence(scene: Scene, n: int = 4, body=None, generator=None) -> dict
             p["transl"] = p["transl"] + shift[:, 0]   # vertices move rigidly with transl
             v = v + shift
             r = render(v, body, scene.camera, texture=scene.texture, modalities=("rgb", "normal", "mask"))
-        bg = make_background(rng, H, W)
-        img, *_ = shade_and_composite(r["rgb"][0], r["normal"][0], r["mask"][0], bg, rng)
+        bg = background(rng, H, W)
+        img, *_ = shade(r["rgb"][0], r["normal"][0], r["mask"][0], bg, rng)
         images.append(img)
         verts.append(v[0])
         params.append(p)

@@ -293,17 +293,20 @@ def load_texture_pool(path) -> dict:
 
 # --------------------------------------------------------------------------- fixed splits
 
-def write_split(path, seeds, regressor: str = "pare-like", width: int = 320, height: int = 240, body=None) -> Path:
+def write_split(path, seeds, regressor: str = "pare-like", width: int = 320, height: int = 240, body=None,
+                distribution: str = "kit") -> Path:
     """Write a fixed evaluation split: seeds, GT and initial parameters and cameras, as .npz.
 
-    The scenes are :func:`dispkit.data.synthetic.make_scene` of those seeds; :func:`load_split` re-creates
+    The scenes are :func:`dispkit.data.synthetic.make_scene` of those seeds (``distribution``: ``"kit"`` or
+    ``"ood"``); :func:`load_split` re-creates
     them and checks that the parameters still match (so code changes that would silently change an
     evaluation are caught).
     """
     body = default_body(body)
     seeds = np.asarray(list(seeds), dtype=np.int64)
-    rows = [scene_params(int(s), regressor, width, height, body) for s in seeds]
-    arrays = {"seeds": seeds, "regressor": np.array(regressor), "image_size": np.array([width, height])}
+    rows = [scene_params(int(s), regressor, width, height, body, distribution=distribution) for s in seeds]
+    arrays = {"seeds": seeds, "regressor": np.array(regressor), "image_size": np.array([width, height]),
+              "distribution": np.array(distribution)}
     for which, k in ((0, "gt"), (1, "init")):
         for key in ("global_orient", "body_pose", "betas", "transl"):
             arrays[f"{k}_{key}"] = np.concatenate([r[which][key].numpy() for r in rows])
@@ -324,8 +327,9 @@ def load_split(path, body=None, check: bool = True):
     d = np.load(path)
     regressor = str(d["regressor"])
     width, height = (int(x) for x in d["image_size"])
+    distribution = str(d["distribution"]) if "distribution" in d else "kit"
     for i, seed in enumerate(d["seeds"]):
-        scene = make_scene(int(seed), regressor, width, height, body)
+        scene = make_scene(int(seed), regressor, width, height, body, distribution=distribution)
         if check:
             for k, params in (("gt", scene.gt), ("init", scene.init)):
                 for key, val in params.items():
