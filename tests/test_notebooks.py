@@ -172,7 +172,7 @@ def _numbers(x):
     """A notebook's JSON without what legitimately varies between runs (timings, paths)."""
     if isinstance(x, dict):
         return {k: _numbers(v) for k, v in x.items()
-                if not re.search(r"second|_s$|_ms|ms_per|time|wall|samples_per|prefix|path", k)}
+                if not re.search(r"second|_s$|_ms|ms_per|per_frame|time|wall|samples_per|prefix|path", k)}
     if isinstance(x, list):
         return [_numbers(v) for v in x]
     return x
