@@ -278,9 +278,20 @@ def gt_densepose(views, stride: int = 2, generator=None, max_points: int = 4000)
 _DP_LIMBS = {"legs": ((1, 4, 7, 10), (2, 5, 8, 11)), "arms": ((16, 18, 20, 22), (17, 19, 21, 23))}
 
 
+_MIRROR_CACHE: dict = {}
+
+
 def _mirror_faces(body) -> tuple[np.ndarray, np.ndarray]:
     """For every face f: the face of the left/right mirrored surface and the order of its corners, so that corner k
-    of f maps to corner ``perm[f, k]`` of ``mirror_face[f]`` (-1 where the mesh has no mirrored face)."""
+    of f maps to corner ``perm[f, k]`` of ``mirror_face[f]`` (-1 where the mesh has no mirrored face). Computed
+    once per body model (a Python loop over the faces)."""
+    key = (id(body), body.name, int(body.faces.shape[0]))
+    if key not in _MIRROR_CACHE:
+        _MIRROR_CACHE[key] = _mirror_faces_uncached(body)
+    return _MIRROR_CACHE[key]
+
+
+def _mirror_faces_uncached(body) -> tuple[np.ndarray, np.ndarray]:
     faces = body.faces.cpu().numpy()
     mirror = body.mirror.cpu().numpy() if hasattr(body, "mirror") else None
     if mirror is None:
@@ -334,7 +345,7 @@ def simulate_densepose(views, size, stride: int = 2, generator=None, level: floa
         dp["bary"][b, idx] = bary[b, src[on, 1], src[on, 0]].float()
         if swap[b].any():
             mf, perm = _mirror_faces(body)
-            part = body.part_labels.cpu().numpy()[body.faces.cpu().numpy()[:, 0]]          # part of each face
+            part = body.part_labels.cpu().numpy()[body.faces.cpu().numpy()[:, 0]]           # part of each face
             limbs = [p for k, (left, right) in enumerate(_DP_LIMBS.values()) if swap[b, k] for p in left + right]
             f_now = dp["face_index"][b, :n].numpy()
             hit = np.isin(part[f_now], limbs) & (mf[f_now] >= 0)
