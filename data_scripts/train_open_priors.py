@@ -2,14 +2,16 @@
 """Train dispkit's open learned pose priors (stand-ins for the licensed VPoser and ProHMR's flow).
 
 * ``--vposer``: VPoser V02's architecture (21 joints, 32-d latent; 256 units here instead of 512, the
-  open data being simpler than AMASS) trained as a VAE on poses from the kit's pose sampler
-  (:func:`dispkit.data.poses.sample_pose`): loss = squared error of the decoded rotation matrices +
+  open data being simpler than AMASS) trained as a VAE on poses of the broad training distribution
+  (:func:`dispkit.data.broad.sample_pose_broad`): loss = squared error of the decoded rotation matrices +
   ``kl`` x KL(q(z|θ) || N(0, I)).
 * ``--cnf``: the conditional flow :class:`dispkit.priors.ConditionalFlowPrior` trained by maximum likelihood
-  on (GT pose, simulated regressor estimate) pairs, the three presets mixed equally.
+  on (GT pose, simulated regressor estimate) pairs: broad poses with the broad regressor errors
+  (:func:`dispkit.data.broad.simulate_regressor_broad`: the presets x U(0.3, 1.5), heteroscedastic joints).
 
-Both are seeded and written to ``dispkit/assets/priors`` (half-precision weights). As for the open GMM, the
-synthetic benchmark draws its poses from the same sampler: these priors are in distribution there.
+Both are seeded and written to ``dispkit/assets/priors`` (half-precision weights). ``--poses kit`` trains on the
+kit's 12 key poses and its three regressor presets instead (the first open priors: in distribution on the ``id``
+split, and they drag the OOD split's poses towards the key poses).
 
     python data_scripts/train_open_priors.py --vposer --cnf
 """
@@ -26,7 +28,8 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from dispkit.data.poses import sample_pose
+from dispkit.data.broad import sample_pose_broad, simulate_regressor_broad
+from dispkit.data.poses import sample_pose as sample_pose_kit
 from dispkit.data.regressors import REGRESSOR_PRESETS, simulate_regressor
 from dispkit.priors import PRIOR_DIR, ConditionalFlowPrior, VPoser
 
@@ -35,6 +38,15 @@ def _matrices(body_pose):
     import roma
 
     return roma.rotvec_to_rotmat(body_pose[:, :63].reshape(-1, 21, 3))
+
+
+POSES = "broad"
+
+
+def sample_pose(rng, batch_size):
+    if POSES == "kit":
+        return sample_pose_kit(rng, batch_size=batch_size)
+    return sample_pose_broad(rng, batch_size=batch_size)
 
 
 def train_vposer(n=40_000, epochs=20, batch=256, lr=1e-3, kl=5e-3, seed=0, neurons=256):
@@ -75,6 +87,10 @@ def pairs(n, seed):
     rng = np.random.default_rng(seed)
     gt = {"body_pose": sample_pose(rng, batch_size=n), "global_orient": torch.zeros(n, 3),
           "betas": torch.zeros(n, 10), "transl": torch.tensor([[0.0, 0.0, 5.0]]).repeat(n, 1)}
+    if POSES == "broad":
+        init = torch.cat([simulate_regressor_broad({k: v[i:i + 1] for k, v in gt.items()}, rng)[0]["body_pose"]
+                          for i in range(n)])
+        return gt["body_pose"], init
     presets = list(REGRESSOR_PRESETS)
     which = rng.integers(len(presets), size=n)
     init = torch.zeros(n, 69)
@@ -125,14 +141,20 @@ def main(argv=None):
     ap.add_argument("--vposer", action="store_true")
     ap.add_argument("--cnf", action="store_true")
     ap.add_argument("--threads", type=int, default=0)
+    ap.add_argument("--poses", choices=("broad", "kit"), default="broad",
+                    help="the training poses (and regressor errors): broad (default) or the kit's key poses")
     args = ap.parse_args(argv)
+    global POSES
+    POSES = args.poses
     if args.threads:
         torch.set_num_threads(args.threads)
     if args.vposer:
         model, info = train_vposer()
+        info["poses"] = POSES
         print("wrote", model.save(PRIOR_DIR / "vposer_open.pt", extra=info))
     if args.cnf:
         model, info = train_cnf()
+        info["poses"] = POSES
         print("wrote", model.save(PRIOR_DIR / "cnf_open.pt", extra=info))
 
 

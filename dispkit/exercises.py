@@ -370,6 +370,45 @@ def _resolution(answer):
     return False, f"{a:g} is not how f = sqrt(w² + h²) changes."
 
 
+# ------------------------------------------------------------------------------------------------ 03
+
+@_exercise("03.eq3_loss", "Write eq3(pred, target, mask): Eq. 3's loss of one stack, 1/(W H) Σ_xy m_xy "
+           "||pred_xy - target_xy||_1, for one crop: pred and target [2,H,W], mask [H,W] (0/1); return a number.",
+           "(pred - target).abs().sum(0) is the L1 norm per pixel; multiply by the mask, sum, divide by H * W.")
+def _eq3(answer):
+    from dispkit.train import eq3_loss
+
+    g = torch.Generator().manual_seed(3)
+    for H, W in ((4, 5), (7, 3)):
+        pred, target = torch.randn(2, H, W, generator=g), torch.randn(2, H, W, generator=g)
+        mask = torch.rand(H, W, generator=g) > 0.4
+        want = float(eq3_loss([pred[None]], target[None], mask[None])[0])
+        got = _number(_call(answer, pred, target, mask.float()))
+        if not _close(got, want, rel=1e-4):
+            if _close(got, want * H * W / max(float(mask.sum()), 1.0), rel=1e-4):
+                return False, "you divided by the masked pixels; Eq. 3 divides by all W x H pixels of the crop."
+            l2 = float(((pred - target).norm(dim=0) * mask).sum() / (H * W))
+            if _close(got, l2, rel=1e-4):
+                return False, "that is the L2 (end-point) distance; Eq. 3 uses the L1 norm ||.||_1."
+            return False, f"on a {H} x {W} case you got {got:.5f}, Eq. 3 gives {want:.5f}."
+    return True, "the L1 loss over the rendered pixels: robust to the few pixels whose target is wrong (a limb " \
+                 "seen through another), and what dispkit.train.eq3_loss sums over the stacks."
+
+
+@_exercise("03.zero_field", "The network's end-point error on a split is 3.2 px and predicting no displacement at "
+           "all gives 6.4 px. What is the ratio to the zero field (the number bench_net.py reports)?",
+           "EPE / zero-field EPE: below 1 the network helps, above 1 it is worse than doing nothing.")
+def _zero_field(answer):
+    a = _number(answer)
+    if _close(a, 0.5, rel=0.01):
+        return True, "0.5: half the displacement is left. Above 1.0 a prediction is worse than none: the " \
+                     "refinement would then pull the body away from the truth (what the first network did on " \
+                     "the OOD split)."
+    if _close(a, 2.0, rel=0.01):
+        return False, "inverted: divide the network's EPE by the zero field's."
+    return False, f"{a:g} is not 3.2 / 6.4."
+
+
 # ------------------------------------------------------------------------------------------------ 04
 
 @_exercise("04.eq5_vertex", "Write eq5_vertex(field, face_index, bary, faces, i): Eq. 5 for vertex i, from a "
@@ -425,6 +464,76 @@ def _noise(answer):
     if _close(a, 1.0, rel=0.01):
         return False, "averaging independent errors shrinks them."
     return False, f"{a:g} px is not s / sqrt(n) for s = 1, n = 4."
+
+
+# ------------------------------------------------------------------------------------------------ 05
+
+@_exercise("05.gmof", "Geman-McClure with σ = 100: ρ(r) = σ² r² / (σ² + r²). What is ρ at r = σ, and what is the "
+           "largest value ρ can take? Answer both as a pair (rho_at_sigma, rho_max).",
+           "put r = σ into the formula; for r -> infinity, r² / (σ² + r²) -> 1.")
+def _gmof(answer):
+    from dispkit.terms import gmof
+
+    at, top = (_number(x) for x in answer)
+    want_at = float(gmof(torch.tensor(100.0), 100.0))
+    if not _close(at, want_at, rel=1e-3):
+        return False, f"ρ(σ) = σ⁴ / 2σ² = σ² / 2 = {want_at:g}, not {at:g}."
+    if not _close(top, 100.0 ** 2, rel=1e-3):
+        return False, f"ρ(σ) is right; the limit for large r is σ² = 10000, not {top:g}."
+    return True, "σ²/2 and σ²: a residual beyond a few σ costs almost the same as one at σ, so a swapped keypoint " \
+                 "or a wrong displacement pulls on the body with a force that vanishes (dρ/dr -> 0) instead of " \
+                 "growing like r (squared error)."
+
+
+@_exercise("05.balance", "At the initial estimate the keypoint term's unweighted loss is 2.0e4 and the dense term's "
+           "is 5.0e5 (it sums over ~1000 vertices). With the keypoint weight 5.0, which dense weight makes the two "
+           "weighted terms equal?",
+           "solve w · 5.0e5 = 5.0 · 2.0e4.")
+def _balance(answer):
+    a = _number(answer)
+    want = 5.0 * 2.0e4 / 5.0e5
+    if _close(a, want, rel=0.01):
+        return True, f"{want:g}: the same order as §4.1's 0.4. The dense term is not weaker per target; it is " \
+                     "summed over many more targets, so its multiplier is smaller."
+    if _close(a, 1 / want, rel=0.01):
+        return False, "inverted: the dense loss is the larger one, its weight must be below 1."
+    return False, f"{a:g} · 5.0e5 is not 5.0 · 2.0e4."
+
+
+# ------------------------------------------------------------------------------------------------ 06
+
+@_exercise("06.median", "Four frames see one vertex with the grey values 0.52, 0.55, 0.50 and 0.95 (in the "
+           "fourth the vertex is hidden behind an arm the renderer missed). Which colour does the paper's "
+           "back-projection give the vertex, and what would the mean give? Answer (median, mean).",
+           "the paper takes the median over the frames; compare with the mean.")
+def _median(answer):
+    med, mean = (_number(x) for x in answer)
+    vals = torch.tensor([0.52, 0.55, 0.50, 0.95])
+    if not _close(med, float(vals.median()), rel=1e-3) and not _close(med, 0.535, rel=1e-3):
+        return False, f"the median of the four values is 0.535 (the mean of the middle two), not {med:g}."
+    if not _close(mean, float(vals.mean()), rel=1e-3):
+        return False, f"the median is right; the mean is {float(vals.mean()):.4f}, not {mean:g}."
+    return True, "0.535 against 0.63: one wrong frame moves the mean by a fifth of the range and the median hardly " \
+                 "at all, which is why §4 takes the median."
+
+
+@_exercise("06.worst_variant", "In the ablation table (Table 3), which texture input gives the largest end-point "
+           "error among the inputs to the full network? Pass the table: check(..., answer, table=table).",
+           "compare table['epe_px'] over the first six variants (the ones fed to cpu_full).")
+def _worst_variant(answer, table=None):
+    if table is None:
+        return False, "pass the table as table=table (the dict the ablation cell made)."
+    from dispkit.evaluation import TEXTURE_VARIANTS
+
+    textured = [v for v in TEXTURE_VARIANTS[:6] if v in table["epe_px"]]
+    want = max(textured, key=table["epe_px"].get)
+    if _name(answer) == _name(want):
+        paper_ok = want == "wrong texture"
+        return True, f"{want!r} ({table['epe_px'][want]:.2f} px). " + (
+            "As in the paper: a wrong texture misleads more than noise or brightness." if paper_ok else
+            "The paper finds the wrong texture worst; here it is not, so in this table the network relies on the "
+            "texture less than the paper's does (see the closing notes of the benchmark).")
+    return False, f"{answer!r} has {table['epe_px'].get(answer, float('nan')):.2f} px; another input is worse."
 
 
 # ------------------------------------------------------------------------------------------------ 07

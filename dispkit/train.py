@@ -6,7 +6,13 @@
 * Loss: Eq. 3, the L1 distance between predicted and GT per-pixel fields over the rendered pixels
   (``m_xy = 1``), applied to the output of every hourglass stack; the last stack is the prediction.
 * Data: :class:`dispkit.data.training.DisplacementDataset` renders every sample on the fly, deterministic
-  per index, so a resumed run sees exactly the samples it would have seen.
+  per index, so a resumed run sees exactly the samples it would have seen; ``--distribution broad`` (default)
+  draws the scenes of :mod:`dispkit.data.broad` (continuous poses, five frame shapes, pitch and roll, wider
+  regressor errors, tinted lights; never the OOD test split's), ``--backgrounds DIR`` your own background images.
+  Rendering runs in ``--workers`` processes, overlapped with the step.
+* Precision: ``--precision auto`` runs the forward pass under bf16 autocast with channels_last tensors where the
+  hardware has bf16 units (AMX / AVX-512 BF16 CPUs, recent GPUs) and fp32 elsewhere (``benchmarks/bench_train.py``
+  measures both side by side).
 * AdamW with linear warm-up and cosine decay; checkpoints written atomically (temporary file, then
   ``os.replace``, :mod:`dispkit.checkpoints`) every ``--checkpoint-every`` steps and at the end, holding model,
   optimiser, scheduler, RNG states and step: ``--resume`` continues bit for bit on the same machine (samples are
@@ -62,6 +68,9 @@ class TrainConfig:
     texture: str = "backprojected"  # texture behind the RGB rendering: backprojected (§4) or simulated
     texture_pool: int = 1000       # persons in the back-projected texture pool (built once, cached)
     init: str = ""                 # start from these weights (a checkpoint path or shipped name): fine-tuning
+    distribution: str = "broad"    # training scenes: broad (dispkit.data.broad) or kit (the ID generator only)
+    backgrounds: str = ""          # a folder of background images (your photos) instead of the procedural ones
+    precision: str = "auto"        # auto (bf16 + channels_last where the CPU/GPU has bf16 units), fp32, bf16
 
     @classmethod
     def from_dict(cls, d: dict) -> TrainConfig:
@@ -151,7 +160,29 @@ def make_dataset(cfg: TrainConfig, net_config: netmod.NetConfig):
             torch.distributed.barrier()
         pool = pool or texture_pool(cfg.texture_pool, seed=cfg.seed, progress=False)
     return DisplacementDataset(crop=cfg.crop or net_config.crop, seed=cfg.seed, length=10 ** 9,
-                               texture=cfg.texture, pool=pool)
+                               texture=cfg.texture, pool=pool, distribution=cfg.distribution,
+                               background_dir=cfg.backgrounds or None)
+
+
+def resolve_precision(precision: str, device) -> str:
+    """``"bf16"`` or ``"fp32"`` for a run: ``"auto"`` picks bf16 autocast (with channels_last) on a CUDA device
+    that supports it or a CPU with bf16 units (:func:`dispkit.machine.cpu_has_bf16`), fp32 otherwise (bf16 emulated
+    without those units is slower than fp32)."""
+    from dispkit.machine import cpu_has_bf16
+
+    if precision not in ("auto", "fp32", "bf16"):
+        raise inputs.UnknownNameError(f"unknown precision {precision!r}: choose auto, fp32 or bf16")
+    if precision != "auto":
+        return precision
+    if torch.device(device).type == "cuda":
+        return "bf16" if torch.cuda.is_bf16_supported() else "fp32"
+    return "bf16" if cpu_has_bf16() else "fp32"
+
+
+def _autocast(device, precision: str):
+    if precision == "bf16":
+        return torch.autocast(torch.device(device).type, dtype=torch.bfloat16)
+    return contextlib.nullcontext()
 
 
 def _init_weights(model, source) -> None:
@@ -258,14 +289,18 @@ class _Log:
             self.file.close()
 
 
-def _train_step(model, opt, sched, batch, net_config, device) -> tuple[float, float, float]:
-    """One step of Eq. 3; returns (loss, last stack's loss, EPE in crop pixels)."""
+def _train_step(model, opt, sched, batch, net_config, device, precision: str = "fp32") -> tuple[float, float, float]:
+    """One step of Eq. 3; returns (loss, last stack's loss, EPE in crop pixels). ``precision="bf16"``: the forward
+    pass under bf16 autocast with channels_last inputs (the loss and the optimiser stay fp32)."""
     scale = net_config.field_scale
-    image = batch["image"].to(device)
-    rend = netmod.render_inputs(batch, net_config.inputs).to(device)
+    fmt = torch.channels_last if precision == "bf16" else torch.contiguous_format
+    image = batch["image"].to(device).contiguous(memory_format=fmt)
+    rend = netmod.render_inputs(batch, net_config.inputs).to(device).contiguous(memory_format=fmt)
     target = batch["field"].permute(0, 3, 1, 2).to(device) / scale
     mask = batch["mask"].to(device)
-    outputs = model(image, rend)
+    with _autocast(device, precision):
+        outputs = model(image, rend)
+    outputs = [o.float() for o in outputs]
     loss, per = eq3_loss(outputs, target, mask)
     opt.zero_grad(set_to_none=True)
     loss.backward()
@@ -299,12 +334,15 @@ def train(cfg: TrainConfig, resume: bool = False, dataset=None, progress: bool =
         torch.set_num_threads(cfg.threads)
         raster.set_num_threads(cfg.threads)
     model, opt, sched, step = _model_and_optimiser(cfg, net_config, state, device)
+    precision = resolve_precision(cfg.precision, device)
+    if precision == "bf16":
+        model = model.to(memory_format=torch.channels_last)
     if world > 1:
         model = torch.nn.parallel.DistributedDataParallel(model)
     if rank == 0:
         out.mkdir(parents=True, exist_ok=True)
         (out / "config.json").write_text(json.dumps({"train": asdict(cfg), "net": net_config.to_dict(),
-                                                     "world_size": world}, indent=1))
+                                                     "world_size": world, "precision": precision}, indent=1))
     if step >= cfg.steps:
         return {"step": step, "resumed": state is not None}
     loader = _loader(cfg, make_dataset(cfg, net_config) if dataset is None else dataset, step, rank, world)
@@ -318,7 +356,7 @@ def train(cfg: TrainConfig, resume: bool = False, dataset=None, progress: bool =
         batches = iter(loader)  # spawns the workers
     try:
         for batch in batches:
-            acc.append(_train_step(model, opt, sched, batch, net_config, device))
+            acc.append(_train_step(model, opt, sched, batch, net_config, device, precision))
             step += 1
             seen += cfg.batch_size * world
             bar.update(1)
@@ -339,7 +377,7 @@ def train(cfg: TrainConfig, resume: bool = False, dataset=None, progress: bool =
     if world > 1:
         _replica_fingerprint(model, out, rank)
     return {"step": step, "elapsed_s": elapsed, "samples_per_s": seen / max(elapsed, 1e-9),
-            "resumed": state is not None, "world_size": world, "rank": rank}
+            "resumed": state is not None, "world_size": world, "rank": rank, "precision": precision}
 
 
 def check_config(cfg: TrainConfig, resume: bool = False) -> str:
@@ -355,10 +393,13 @@ def check_config(cfg: TrainConfig, resume: bool = False) -> str:
     if cfg.crop % 8:
         return f"--crop must be a multiple of 8 (0: the config's own), got {cfg.crop}"
     choices = {"config": sorted(netmod.CONFIGS), "inputs": sorted(netmod.CHANNEL_SETS), "dataset": ["synthetic"],
-               "texture": ["backprojected", "simulated"]}
+               "texture": ["backprojected", "simulated"], "distribution": ["broad", "kit"],
+               "precision": ["auto", "bf16", "fp32"]}
     for name, valid in choices.items():
         if getattr(cfg, name) not in valid:
             return f"--{name} must be one of {', '.join(valid)}, got {getattr(cfg, name)!r}"
+    if cfg.backgrounds and not Path(cfg.backgrounds).expanduser().is_dir():
+        return f"--backgrounds {cfg.backgrounds}: no such folder (give a folder of .png / .jpg images)"
     if cfg.init and cfg.init not in PRETRAINED and not Path(cfg.init).expanduser().is_file():
         return (f"--init {cfg.init}: no such checkpoint file; give a shipped name ({', '.join(PRETRAINED)}) or the "
                 "path of a run's last.pt")

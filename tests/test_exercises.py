@@ -38,14 +38,15 @@ def test_every_exercise_has_a_question_and_a_collapsed_solution_in_its_notebook(
         else:
             asked[key] = nb.name
     assert set(asked) == set(EXERCISES) == set(solved), (set(EXERCISES) ^ set(asked), set(EXERCISES) ^ set(solved))
-    for prefix in ("00", "01", "02", "04", "07", "08"):  # two or three per notebook
+    for prefix in ("00", "01", "02", "03", "04", "05", "06", "07", "08"):  # two or three per notebook
         assert 2 <= sum(k.startswith(prefix + ".") for k in EXERCISES) <= 3, prefix
 
 
 # the solutions that need nothing from their notebook but these names
 STANDALONE = ["00.focal", "00.project", "01.barycentric", "01.normal_sign", "01.crop_focal", "02.eq2_pixel",
               "02.resolution", "04.eq5_vertex", "04.noise", "07.depth", "07.texture_meshes", "08.crop_to_full",
-              "08.paper_gain", "08.dense_weight"]
+              "08.paper_gain", "08.dense_weight", "03.eq3_loss", "03.zero_field", "05.gmof", "05.balance",
+              "06.median"]
 
 
 @pytest.mark.parametrize("key", STANDALONE)
@@ -77,7 +78,12 @@ def test_solutions_that_need_the_notebook_state():
     exec(_solutions()["02.largest_joint"], {"check": check, "body": body, "scene": scene, "gt": gt, "init": init,
                                             "SMPL_JOINT_NAMES": SMPL_JOINT_NAMES,
                                             "vertex_displacements": vertex_displacements})
-    assert summary() == {"00.lever": True, "02.largest_joint": True}
+    table = {"epe_px": {"full (estimated texture)": 2.0, "+ noise N(0,30)": 2.1, "wrong texture": 2.4,
+                        "no texture": 9.0}}
+    exec(_solutions()["06.worst_variant"], {"check": check, "table": table})
+    assert summary() == {"00.lever": True, "02.largest_joint": True, "06.worst_variant": True}
+    assert not check("06.worst_variant", "+ noise N(0,30)", table=table)
+    assert not check("06.worst_variant", "wrong texture")          # no table passed: says how
     assert not check("02.largest_joint", "pelvis", scene=scene, body=body)
 
 

@@ -9,8 +9,12 @@ A sample is what §3.1's network sees and what Eq. 3 supervises, all at the netw
 * ``scale``: crop pixels per full-image pixel (divide a crop-pixel EPE by it for full-image pixels).
 
 Initial estimates mix, like §4 "Training": simulated regressor samples (``pare-like``, ``hmr-like``,
-``prohmr-like``), the GT pose with a regressor's shape and camera ("ground-truth pose with PARE predicted
-shape and camera parameters"), and small random perturbations of the GT. The crop box comes from the
+``prohmr-like``; with ``distribution="broad"`` scaled by U(0.3, 1.5) with heteroscedastic joints and biases,
+:func:`dispkit.data.broad.simulate_regressor_broad`), the GT pose with a regressor's shape and camera
+("ground-truth pose with PARE predicted shape and camera parameters"), and small random perturbations of the GT.
+``distribution`` picks the scenes: ``"broad"`` (the default of :mod:`dispkit.train`: continuous poses, five frame
+shapes, pitch and roll, tinted lights, :mod:`dispkit.data.broad`) or ``"kit"`` (the in-distribution generator's
+12 key poses in one 320 x 240 camera, what the first shipped networks saw). The crop box comes from the
 initial estimate's projection (as at test time, where the GT is unknown), jittered in scale and centre.
 Every sample is a pure function of ``(seed, index)``, computed with one torch thread and one renderer thread
 (:func:`one_thread`) whatever the process's settings: the main process, spawned DataLoader workers and resumed
@@ -67,7 +71,11 @@ def one_thread():
         raster.set_num_threads(old_render)
 
 
-def _init_estimate(gt, rng, body, mode: str):
+def _init_estimate(gt, rng, body, mode: str, distribution: str = "kit"):
+    if mode == "regressor" and distribution == "broad":
+        from dispkit.data.broad import simulate_regressor_broad
+
+        return simulate_regressor_broad(gt, rng, body)
     if mode == "regressor":
         preset = list(REGRESSOR_PRESETS)[rng.integers(len(REGRESSOR_PRESETS))]
         return simulate_regressor(gt, preset, rng, body), preset
@@ -75,6 +83,15 @@ def _init_estimate(gt, rng, body, mode: str):
         est = simulate_regressor(gt, "pare-like", rng, body)
         return {**est, "global_orient": gt["global_orient"], "body_pose": gt["body_pose"]}, "gt_pose"
     return simulate_regressor(gt, _PERTURB, rng, body), "perturbed"
+
+
+def _inside_frame(box, S: int, width: int, height: int) -> torch.Tensor:
+    """[S,S] float: 1 where the crop pixel's centre lies inside the ``width`` x ``height`` full image, 0 outside
+    (the crop of a person near the frame's edge shows :func:`dispkit.camera.crop_image`'s zero padding there)."""
+    t = (torch.arange(S, dtype=torch.float64) + 0.5) / S
+    x = box[0].double() + t * (box[2] - box[0]).double()
+    y = box[1].double() + t * (box[3] - box[1]).double()
+    return (((y >= 0) & (y <= height))[:, None] & ((x >= 0) & (x <= width))[None, :]).float()
 
 
 def _sample_from(body, gt_vertices, init_vertices, cam, box, crop, image, est_texture) -> dict:
@@ -108,11 +125,14 @@ class DisplacementDataset(torch.utils.data.Dataset):
         dresses the image and whose texture back-projected from 4 other frames is rendered -- the paper's way
         (§4), and what the network sees at test time.
     pool : folder of a :func:`texture_pool` (required for ``texture="backprojected"``).
+    distribution : ``"kit"`` (default here: the in-distribution generator, ``image_size`` frames) or ``"broad"``
+        (:mod:`dispkit.data.broad`; ``image_size`` is then drawn per sample).
+    background_dir : a folder of background images (e.g. your own photos) instead of the procedural ones.
     """
 
     def __init__(self, crop: int = 64, seed: int = 0, length: int = 100_000, image_size=(320, 240),
                  texture_size: int = 128, mix: dict | None = None, body=None, texture: str = "simulated",
-                 pool=None):
+                 pool=None, distribution: str = "kit", background_dir=None):
         if crop < 8:
             raise ValueError(f"crop must be >= 8 pixels, got {crop}")
         self.crop, self.seed, self.length = int(crop), int(seed), int(length)
@@ -126,6 +146,12 @@ class DisplacementDataset(torch.utils.data.Dataset):
             raise ValueError(f"texture must be 'simulated' or 'backprojected', got {texture!r}")
         if texture == "backprojected" and pool is None:
             raise ValueError("texture='backprojected' needs pool=<folder of dispkit.data.training.texture_pool()>")
+        if distribution not in ("kit", "broad"):
+            raise ValueError(f"distribution must be 'kit' or 'broad', got {distribution!r}")
+        self.distribution = distribution
+        self.background_dir = None if not background_dir else str(background_dir)
+        if self.background_dir is not None:  # fail early on a missing or empty folder
+            make_background(0, 8, 8, self.background_dir)
         self.texture, self.pool_path = texture, (None if pool is None else str(pool))
         self._pool = None
         if self.pool_path is not None:  # fail early (in the main process) on a missing or wrong pool
@@ -162,11 +188,18 @@ class DisplacementDataset(torch.utils.data.Dataset):
     def _make(self, index: int) -> dict:
         rng = np.random.default_rng([self.seed, index, 31337])
         body, S = self.body, self.crop
-        W, H = self.image_size
-        gt, cam, meta = sample_params(rng, body, W, H)
+        if self.distribution == "broad":
+            from dispkit.data.broad import sample_params_broad, shade_and_composite_broad
+
+            gt, cam, meta = sample_params_broad(rng, body)
+            shade = shade_and_composite_broad
+        else:
+            W, H = self.image_size
+            gt, cam, meta = sample_params(rng, body, W, H)
+            shade = shade_and_composite
         modes = list(self.mix)
         mode = modes[rng.choice(len(modes), p=np.array([self.mix[m] for m in modes]) / sum(self.mix.values()))]
-        init, source = _init_estimate(gt, rng, body, mode)
+        init, source = _init_estimate(gt, rng, body, mode, self.distribution)
         with torch.no_grad():
             gt_v, init_v = body(**gt).vertices, body(**init).vertices
             box = box_from_points(cam.project(init_v), scale=float(rng.uniform(1.15, 1.4)))
@@ -180,10 +213,12 @@ class DisplacementDataset(torch.utils.data.Dataset):
                 tex = make_texture(rng, self.texture_size, body)
                 hidden = "back" if abs(meta["yaw"]) < math.pi / 2 else "front"
                 est = degraded_texture(tex, rng, body, hidden=hidden)
-            bg = make_background(rng, S, S)
+            bg = make_background(rng, S, S, self.background_dir)
             ccam = cam.crop(box, (S, S))
             g = render(gt_v, body, ccam, texture=tex, modalities=("rgb", "normal", "mask"))
-            image, *_ = shade_and_composite(g["rgb"][0], g["normal"][0], g["mask"][0], bg, rng)
+            image, *_ = shade(g["rgb"][0], g["normal"][0], g["mask"][0], bg, rng)
+            if self.distribution == "broad":  # what lies outside the full frame is black, as crop_image pads it
+                image = image * _inside_frame(box[0], S, *meta["image_size"])[..., None]
             item = _sample_from(body, gt_v, init_v, cam, box, S, image.permute(2, 0, 1).contiguous(), est)
         item["index"] = torch.tensor(index)
         item["source"] = source
