@@ -175,6 +175,8 @@ def main(argv=None):
     ap.add_argument("--n-calibration", type=int, default=len(CALIBRATION_SEEDS))
     ap.add_argument("--no-sweep", action="store_true", help="skip the noise sweep")
     ap.add_argument("--n-sweep", type=int, default=15)
+    ap.add_argument("--merge", action="store_true",
+                    help="keep the splits (and sweeps) of the existing --out file that this run does not compute")
     add_fit_arguments(ap)
     ap.add_argument("--out", default=str(RESULTS))
     args = ap.parse_args(argv)
@@ -221,10 +223,17 @@ def main(argv=None):
                 for p in args.priors:
                     ref[p] = {m: rows[ev.row_name(p, m)] for m in ("Ours", "Ours GT") if ev.row_name(p, m) in rows}
                 sweeps[f"{split} {reg}"] = noise_sweep(scenes[:args.n_sweep], body, levels, args.priors, cfg, ref)
+    result["wall_s"] = time.perf_counter() - t_start
+    if args.merge and Path(args.out).is_file():
+        old = json.loads(Path(args.out).read_text())
+        for split, rows in old.get("splits", {}).items():
+            for reg, r in rows.items():
+                result["splits"].setdefault(split, {}).setdefault(reg, r)
+        sweeps = {**old.get("noise_sweep", {}), **sweeps}
+        result["wall_s_merged"] = {"this run": result["wall_s"], "kept": old.get("wall_s")}
     if sweeps:
         result["noise_sweep"] = sweeps
         plot_sweep(sweeps, SWEEP_PNG)
-    result["wall_s"] = time.perf_counter() - t_start
     write_result(result, args.out)
     md = markdown_tables(result)
     Path(args.out).with_suffix(".md").write_text(md)

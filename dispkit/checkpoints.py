@@ -23,7 +23,7 @@ CHECKPOINT_DIR = Path(__file__).resolve().parent / "assets" / "checkpoints"
 #: shipped checkpoints: name -> (file, how it was trained)
 _TRAIN_CMD = ("python -m dispkit.train --config cpu --inputs {inputs} --steps 4000 --log-every 50 "
               "--checkpoint-every 250 --workers 1 --threads 1 --out runs/cpu_{inputs}")
-_BROAD_CMD = ("python -m dispkit.train --config cpu --inputs full --steps 3600 --log-every 50 --checkpoint-every 250 "
+_BROAD_CMD = ("python -m dispkit.train --config cpu --inputs full --steps 2400 --log-every 50 --checkpoint-every 250 "
               "--workers 1 --threads 1 --init cpu_full_kit --out runs/cpu_full")
 PRETRAINED = {
     "cpu": "cpu_full",  # alias

@@ -167,24 +167,31 @@ def _per_frame(out_vertices, out_joints, batch: Batch) -> dict:
 
 def fit_rows(batch: Batch, body: BodyModel, terms: dict, priors=("gmm",), config: FitConfig | None = None,
              gt_methods_priors=("gmm",), kind: str | None = None, keep: dict | None = None,
-             spin_config: FitConfig | None = None) -> dict:
+             spin_config: FitConfig | None = None, progress: bool = False) -> dict:
     """SMPLify every term with every prior (the GT inputs of Table 2 with ``gt_methods_priors`` only; ``OP*`` with
     GMM and SPIN's default fit, ``spin_config`` or :data:`dispkit.fit.FIT_PRESETS`), weighted by
     :data:`DATA_WEIGHTS` (``kind``: the data-term kind of every term, default from the method's name, :data:`KIND`).
     Returns
     ``{row: {metric: [per-frame values], "seconds": [...], "fitted": [...]}}`` with an ``init`` row; ``keep``: a
-    dict that receives every :class:`~dispkit.fit.FitResult` by row name (for pictures)."""
+    dict that receives every :class:`~dispkit.fit.FitResult` by row name (for pictures); ``progress``: a bar over the
+    fits (notebooks)."""
+    from tqdm.auto import tqdm
+
     rows = {"init": _per_frame(batch.io.vertices, batch.io.joints, batch)}
+    plans = {}
+    for method in terms:
+        base = method.split(",")[0]
+        if base == "OP*":
+            plans[method] = [("gmm", spin_config or FIT_PRESETS["spin_default"])]
+        elif base.endswith("GT"):
+            plans[method] = [(p, config) for p in gt_methods_priors]
+        else:
+            plans[method] = [(p, config) for p in priors]
+    bar = tqdm(total=sum(map(len, plans.values())), desc="SMPLify fits", disable=not progress)
     for method, term in terms.items():
         base = method.split(",")[0]
         kind_ = kind or KIND[base]
-        if base == "OP*":
-            plan = [("gmm", spin_config or FIT_PRESETS["spin_default"])]
-        elif base.endswith("GT"):
-            plan = [(p, config) for p in gt_methods_priors]
-        else:
-            plan = [(p, config) for p in priors]
-        for prior, cfg in plan:
+        for prior, cfg in plans[method]:
             if base != "OP*":
                 term.weight = DATA_WEIGHTS[kind_][prior.split(":")[0]]
             t0 = time.perf_counter()
@@ -195,6 +202,9 @@ def fit_rows(batch: Batch, body: BodyModel, terms: dict, priors=("gmm",), config
             rows[row_name(prior, method)] = row
             if keep is not None:
                 keep[row_name(prior, method)] = r
+            bar.set_postfix_str(row_name(prior, method))
+            bar.update(1)
+    bar.close()
     return rows
 
 

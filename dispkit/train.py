@@ -216,7 +216,8 @@ def _resume_state(cfg: TrainConfig, net_config: netmod.NetConfig, resume: bool) 
         return None
     state = load_checkpoint(ckpt_path, expect=net_config)
     saved = TrainConfig.from_dict(state["train_config"] or {})
-    keys = ("config", "inputs", "batch_size", "seed", "texture", "texture_pool")  # what fixes the data stream
+    keys = ("config", "inputs", "batch_size", "seed", "texture", "texture_pool", "distribution",
+            "backgrounds")  # what fixes the data stream
     if any(getattr(saved, k) != getattr(cfg, k) for k in keys):
         raise inputs.FileContentError(f"cannot resume {ckpt_path}: it was trained with "
                          + ", ".join(f"{k}={getattr(saved, k)}" for k in keys))

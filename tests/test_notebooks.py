@@ -62,6 +62,7 @@ def check_03_network_training(r):
     if "cpu_full" in r["shipped"]:  # the shipped network beats predicting no displacement in distribution
         assert r["ratio_to_zero_field"]["cpu_full"] < 1.0
     assert r["params_cpu"] < 1_000_000
+    assert "cpu_full_kit" in r["shipped"] and set(r["exercises"]) == {"03.eq3_loss", "03.zero_field"}
 
 
 def check_05_smplify_priors(r):
@@ -74,6 +75,9 @@ def check_05_smplify_priors(r):
     rows = r["table_rows"]["pare-like"]
     assert {"init", "+GMM (OP GT)", "+GMM (Ours GT)", "+GMM (OP)", "+GMM (DP)", "+GMM (Ours)"} <= set(rows)
     assert r["table_n_scenes"] == 2
+    # the interactive fit drew once headless (the default evidence, prior and weight), with a real result
+    assert list(r["tried"]) == ["Ours / gmm / 1.0"] and 0 < r["tried"]["Ours / gmm / 1.0"]["MPJPE"] < 300
+    assert set(r["exercises"]) == {"05.gmof", "05.balance"}
 
 
 def check_06_texture_ablations(r):
@@ -82,6 +86,8 @@ def check_06_texture_ablations(r):
     assert r["seen_error_255"] < r["wrong_texture_error_255"]
     assert len(r["table_variants"]) == 8 and r["table_n_scenes"] == 2
     assert all(0 < e < 50 for e in r["table_epe_px"].values())
+    assert list(r["interactive_epe_px"]) == ["noise 30"] and 0 < r["interactive_epe_px"]["noise 30"] < 50
+    assert set(r["exercises"]) == {"06.median", "06.worst_variant"}
 
 
 def check_07_real_data(r):

@@ -111,10 +111,11 @@ COCO18_MISSING = ("MidHip", "LBigToe", "LSmallToe", "LHeel", "RBigToe", "RSmallT
 #: the limbs a detector may mix up left for right (each a set of BODY_25 keypoints swapped together)
 _LIMBS = {"arm": ("Shoulder", "Elbow", "Wrist"), "leg": ("Hip", "Knee", "Ankle", "BigToe", "SmallToe", "Heel")}
 #: the simulated OpenPose's noise level, calibrated by ``benchmarks/tables.py --calibrate`` (results/calibration.json):
-#: SMPLify + GMM from pare-like estimates ends at 1.087 x the initial MPJPE on the calibration scenes (paper: 1.085)
-OPENPOSE_LEVEL = 1.25
-#: the simulated DensePose's noise level, calibrated the same way: 1.404 x (paper: 1.374)
-DENSEPOSE_LEVEL = 1.5625
+#: SMPLify + GMM (the open GMM fitted on broad poses) from pare-like estimates ends at 1.122 x the initial MPJPE on
+#: the calibration scenes (paper: 1.085; the bisection's neighbour 1.0 gave 0.997)
+OPENPOSE_LEVEL = 1.09375
+#: the simulated DensePose's noise level, calibrated the same way: 1.389 x (paper: 1.374)
+DENSEPOSE_LEVEL = 0.75
 _SUPPORT = 12  # template vertices that carry each detector keypoint
 
 
