@@ -12,7 +12,7 @@ runs all their cells and checks what a student sees:
   interactive figure of the notebook (``dispkit.viz.interactive_figure``) is on the page;
 * every plotly figure is drawn (its element's pixels are not all one colour: the WebGL canvas of a 3D figure
   draws through SwiftShader);
-* moving one slider of notebook 00 and one of notebook 02 (a real drag of the handle) redraws its figure.
+* moving one slider of notebooks 00, 02, 05 and 06 (a real drag of the handle) redraws its figure.
 
 The server and the browser are stopped by the fixtures' finalizers, also when a test fails. Needs Debian's
 ``chromium`` and ``chromium-driver`` and selenium; without them the module is skipped with the reason, except
@@ -44,16 +44,15 @@ CHROMEDRIVER = shutil.which("chromedriver") or "/usr/bin/chromedriver"
 CHROME_FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--window-size=1600,1200", "--enable-unsafe-swiftshader",
                 "--use-angle=swiftshader", "--disable-background-networking", "--disable-component-update",
                 "--disable-sync", "--no-first-run", "--disable-dev-shm-usage")
-# Which notebooks: those whose outputs need a browser to be checked -- sliders (00, 02, 04), a plotly figure (00),
-# progress bars (08) -- in about 2 minutes on an idle 2-core machine (3.5 on a busy one). All nine take 10 minutes
-# on a busy 2-core machine, 3/5 of it in 03, 05 and 06 (training, six fits and a table, an ablation table), whose
-# static outputs papermill and nbval check in the same suite; so do 01 and 07's. DISPKIT_BROWSER_NOTEBOOKS="all"
-# (or number prefixes, "00 05") opens others.
-DEFAULT_NOTEBOOKS = "00 02 04 08"
+# Which notebooks: those whose outputs need a browser to be checked -- sliders (00, 02, 04, 05, 06), a plotly figure
+# (00), progress bars (08). 01, 03 and 07 have only static outputs, which papermill and nbval check in the same
+# suite. DISPKIT_BROWSER_NOTEBOOKS="all" (or number prefixes, "00 05") opens another selection.
+DEFAULT_NOTEBOOKS = "00 02 04 05 06 08"
 _selection = os.environ.get("DISPKIT_BROWSER_NOTEBOOKS", DEFAULT_NOTEBOOKS).split()
 NOTEBOOKS = list_notebooks() if _selection == ["all"] else list_notebooks(only=_selection)
 # the slider each of these notebooks' test drags (a word of its label) and the figure it must redraw
-SLIDERS = {"00_quickstart": "β₀", "02_gt_displacements": "angle"}
+SLIDERS = {"00_quickstart": "β₀", "02_gt_displacements": "angle", "05_smplify_priors": "weight",
+           "06_texture_ablations": "strength"}
 RUN_TIMEOUT = 400      # seconds for one notebook's run-all (notebook 05 is the longest on a busy machine)
 SHOTS = os.environ.get("DISPKIT_BROWSER_SCREENSHOTS")
 WIDGET_MIME = "application/vnd.jupyter.widget-view+json"
