@@ -35,7 +35,7 @@ def test_broad_poses_are_continuous_inside_the_limits_and_stay_away_from_the_ood
 
 def test_broad_scenes_vary_the_frame_the_camera_and_the_regressor():
     rng = np.random.default_rng(1)
-    sizes, pitches, ks = set(), [], []
+    sizes, ks = set(), []
     for _ in range(40):
         gt, cam, meta = broad.sample_params_broad(rng)
         sizes.add(meta["image_size"])

@@ -38,8 +38,7 @@ from scipy.spatial.transform import Rotation
 
 from dispkit.body import default_body
 from dispkit.data.appearance import _gaussian_blur
-from dispkit.data.poses import (_NOISE, ANATOMICAL_LIMITS, KEY_POSES, POSE_KINDS, _rng, euler_to_axis_angle,
-                                mirror_euler)
+from dispkit.data.poses import _NOISE, ANATOMICAL_LIMITS, KEY_POSES, POSE_KINDS, _rng, euler_to_axis_angle, mirror_euler
 from dispkit.data.regressors import REGRESSOR_PRESETS, _random_rotations, _root_joint
 
 __all__ = ["BROAD_IMAGE_SIZES", "POSE_SOURCES", "sample_euler_pose_broad", "sample_params_broad",
