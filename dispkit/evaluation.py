@@ -266,7 +266,8 @@ def network_epe(scenes, models: dict, body: BodyModel | None = None, texture: st
     field (predicting no displacement). ``models``: name -> network; ``texture``: ``"backprojected"`` (the person's
     texture estimated from 4 other frames, §4) or ``"simulated"`` (the scene's degraded texture). Returns
     ``{"zero_field_epe_px": {crop: px}, name: {"epe_px", "zero_field_epe_px", "ratio_to_zero_field",
-    "inference_ms_per_frame"}}``."""
+    "scene_ratio_median", "scenes_worse_than_zero_field", "inference_ms_per_frame"}}``: the ratio over all pixels
+    of the split (large people weigh more) and the median of the per-scene ratios (each scene once)."""
     from tqdm.auto import tqdm
 
     from dispkit.data.training import scene_sample
@@ -277,6 +278,7 @@ def network_epe(scenes, models: dict, body: BodyModel | None = None, texture: st
     sums = dict.fromkeys(models, 0.0)
     zero, count = dict.fromkeys(crops, 0.0), dict.fromkeys(crops, 0)
     times = {name: [] for name in models}
+    per_scene = {name: [] for name in models}  # each scene's EPE / its zero-field EPE (means over its pixels)
     for scene in tqdm(scenes, desc="network EPE", disable=not progress):
         tex = scene_texture(scene, body=body)[0] if texture == "backprojected" else None
         samples = {c: scene_sample(scene, c, body, texture=tex) for c in crops}
@@ -290,12 +292,18 @@ def network_epe(scenes, models: dict, body: BodyModel | None = None, texture: st
             t0 = time.perf_counter()
             pred = model.predict(s["image"][None], views)[0]
             times[name].append(time.perf_counter() - t0)
-            sums[name] += float(((pred - s["field"])[s["mask"]].norm(dim=-1) / s["scale"]).sum())
+            e = float(((pred - s["field"])[s["mask"]].norm(dim=-1) / s["scale"]).sum())
+            sums[name] += e
+            z = float((s["field"][s["mask"]].norm(dim=-1) / s["scale"]).sum())
+            per_scene[name].append(e / z if z > 0 else float("nan"))
     out = {"zero_field_epe_px": {c: zero[c] / max(count[c], 1) for c in crops}}
     for name, model in models.items():
         c = model.config.crop
         e, base = sums[name] / max(count[c], 1), zero[c] / max(count[c], 1)
+        ratios = np.array(per_scene[name])
         out[name] = {"epe_px": e, "zero_field_epe_px": base, "ratio_to_zero_field": e / base if base else None,
+                     "scene_ratio_median": float(np.nanmedian(ratios)) if len(ratios) else None,
+                     "scenes_worse_than_zero_field": int((ratios > 1).sum()),
                      "inference_ms_per_frame": 1e3 * float(np.median(times[name])) if times[name] else None}
     return out
 
