@@ -215,7 +215,8 @@ def _resume_state(cfg: TrainConfig, net_config: netmod.NetConfig, resume: bool) 
     if not (resume and ckpt_path.is_file()):
         return None
     state = load_checkpoint(ckpt_path, expect=net_config)
-    saved = TrainConfig.from_dict(state["train_config"] or {})
+    # a checkpoint from before --distribution existed was trained on the kit's generator
+    saved = TrainConfig.from_dict({"distribution": "kit", **(state["train_config"] or {})})
     keys = ("config", "inputs", "batch_size", "seed", "texture", "texture_pool", "distribution",
             "backgrounds")  # what fixes the data stream
     if any(getattr(saved, k) != getattr(cfg, k) for k in keys):
