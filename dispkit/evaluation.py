@@ -135,7 +135,7 @@ def predicted_terms(batch: Batch, body: BodyModel, net, textures=None, error_sca
     scene's texture back-projected from 4 other frames, §4) turned into the dense term, plus what-if terms
     ``"Ours, error xA"`` (the GT field seen through the same crop plus A x the network's per-pixel error).
     Returns ``(terms, info)``; ``info`` has the EPE sums in full-image pixels (``epe_sum``, ``zero_sum``,
-    ``pixels``) and the pipeline's extras."""
+    ``pixels``), the GT field in the network's crop (``gt_field`` [B,S,S,2], Eq. 1 + 2) and the pipeline's extras."""
     from dispkit.displacement import pixel_field, vertex_displacements
     from dispkit.pipeline import predicted_dense_term
     from dispkit.texture import scene_texture
@@ -151,7 +151,8 @@ def predicted_terms(batch: Batch, body: BodyModel, net, textures=None, error_sca
     mask = v["mask"]
     err = (ex["field"] - gt_field).norm(dim=-1) / scale[:, None, None]
     info = {"epe_sum": float(err[mask].sum()), "zero_sum": float((gt_field.norm(dim=-1) / scale[:, None, None])[mask]
-                                                                  .sum()), "pixels": int(mask.sum()), "extras": ex}
+                                                                  .sum()), "pixels": int(mask.sum()), "extras": ex,
+            "gt_field": gt_field}
     terms = {name: term}
     for a in error_scales:
         terms[f"{name}, error x{a:g}"] = DenseTerm.from_field(

@@ -39,7 +39,7 @@ from scipy.spatial.transform import Rotation
 from dispkit.body import default_body
 from dispkit.data.appearance import _gaussian_blur
 from dispkit.data.poses import _NOISE, ANATOMICAL_LIMITS, KEY_POSES, POSE_KINDS, _rng, euler_to_axis_angle, mirror_euler
-from dispkit.data.regressors import REGRESSOR_PRESETS, _random_rotations, _root_joint
+from dispkit.data.regressors import REGRESSOR_PRESETS, _random_rotations, with_translation
 
 __all__ = ["BROAD_IMAGE_SIZES", "POSE_SOURCES", "sample_euler_pose_broad", "sample_params_broad",
            "sample_pose_broad", "shade_and_composite_broad", "simulate_regressor_broad"]
@@ -124,10 +124,7 @@ def simulate_regressor_broad(gt_params, generator=None, body=None) -> tuple[dict
     init = {"global_orient": torch.as_tensor(R_go.as_rotvec(), dtype=torch.float32),
             "body_pose": torch.as_tensor(R_bp.as_rotvec().reshape(B, 69), dtype=torch.float32),
             "betas": torch.as_tensor(betas_i, dtype=torch.float32)}
-    pelvis = _root_joint(body, gt_params["betas"]) + gt_params["transl"].detach().double().cpu().numpy()
-    init["transl"] = torch.as_tensor(np.clip(scale, 0.5, 2.0) * pelvis + offset - _root_joint(body, init["betas"]),
-                                     dtype=torch.float32)
-    return init, f"broad:{name}x{k:.2f}"
+    return with_translation(init, gt_params, scale, offset, body), f"broad:{name}x{k:.2f}"
 
 
 def shade_and_composite_broad(rgb, normal, mask, background, generator):

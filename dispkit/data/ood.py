@@ -38,7 +38,7 @@ from scipy.spatial.transform import Rotation
 from dispkit.body import default_body
 from dispkit.data.appearance import _gaussian_blur, _hsv, _low_freq_noise
 from dispkit.data.poses import _NOISE, ANATOMICAL_LIMITS, BODY_JOINTS, _from_semantic, _rng, mirror_euler
-from dispkit.data.regressors import _random_rotations, _root_joint
+from dispkit.data.regressors import _random_rotations, with_translation
 
 __all__ = ["OOD_IMAGE_SIZE", "OOD_POSES", "OOD_REGRESSORS", "make_background_ood", "sample_euler_pose_ood",
            "distance_to_kit_poses", "sample_params_ood", "shade_and_composite_ood", "simulate_regressor_ood"]
@@ -155,10 +155,7 @@ def simulate_regressor_ood(gt_params, preset="ood-pare-like", generator=None, bo
     init = {"global_orient": torch.as_tensor(R_go.as_rotvec(), dtype=torch.float32),
             "body_pose": torch.as_tensor(R_bp.reshape(B, 69), dtype=torch.float32),
             "betas": torch.as_tensor(betas_i, dtype=torch.float32)}
-    pelvis = _root_joint(body, gt_params["betas"]) + gt_params["transl"].detach().double().cpu().numpy()
-    init["transl"] = torch.as_tensor(np.clip(scale, 0.5, 2.0) * pelvis + offset - _root_joint(body, init["betas"]),
-                                     dtype=torch.float32)
-    return init
+    return with_translation(init, gt_params, scale, offset, body)
 
 
 def make_background_ood(generator, H: int, W: int) -> torch.Tensor:

@@ -18,7 +18,7 @@ from scipy.spatial.transform import Rotation
 from dispkit.body import default_body
 from dispkit.data.poses import _rng
 
-__all__ = ["REGRESSOR_PRESETS", "simulate_regressor"]
+__all__ = ["REGRESSOR_PRESETS", "simulate_regressor", "with_translation"]
 
 #: Simulated regressors. Per-joint rotation errors (random axis, angle ~ N(0, sigma_joint) rad, at every
 #: body joint, so they accumulate along the kinematic chain), a global orientation error
@@ -89,9 +89,14 @@ def simulate_regressor(gt_params: Mapping[str, torch.Tensor], preset="pare-like"
     init = {"global_orient": torch.as_tensor(R_go.as_rotvec(), dtype=torch.float32),
             "body_pose": torch.as_tensor(R_bp.as_rotvec().reshape(B, 69), dtype=torch.float32),
             "betas": torch.as_tensor(betas_i, dtype=torch.float32)}
-    j0_gt = _root_joint(body, gt_params["betas"])                # the root does not move with the pose
-    j0_init = _root_joint(body, init["betas"])
-    pelvis = j0_gt + gt_params["transl"].detach().double().cpu().numpy()
-    pelvis_init = np.clip(scale, 0.5, 2.0) * pelvis + offset
-    init["transl"] = torch.as_tensor(pelvis_init - j0_init, dtype=torch.float32)
+    return with_translation(init, gt_params, scale, offset, body)
+
+
+def with_translation(init: dict, gt_params, scale, offset, body) -> dict:
+    """``init`` with the translation that puts its pelvis at ``scale`` [B,1] x the GT pelvis + ``offset`` [B,3]
+    (metres) with its own shape: the pelvis moves along its viewing ray, as a regressor's depth error does. The
+    root joint does not move with the pose, so the rest pose's root of each shape is used."""
+    pelvis = _root_joint(body, gt_params["betas"]) + gt_params["transl"].detach().double().cpu().numpy()
+    init["transl"] = torch.as_tensor(np.clip(scale, 0.5, 2.0) * pelvis + offset - _root_joint(body, init["betas"]),
+                                     dtype=torch.float32)
     return init
