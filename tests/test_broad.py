@@ -106,3 +106,29 @@ def test_crop_pixels_outside_the_full_frame_are_black_as_at_test_time():
     ref = crop_image(torch.ones(1, 1, 80, 100), box[None], (16, 16))[0, 0]
     assert m[:, :4].sum() == 0 and m[:, 4:].sum() > 0
     assert ((ref > 0.5).float() == m).float().mean() > 0.95
+
+
+def test_broad_backgrounds_draw_every_family_deterministically_and_a_users_folder(tmp_path):
+    seen = []
+    real_choice = np.random.Generator.choice
+
+    for seed in range(60):
+        bg = broad.make_background_broad(np.random.default_rng(seed), 24, 40)
+        assert bg.shape == (24, 40, 3) and bg.dtype == torch.float32
+        assert float(bg.min()) >= 0 and float(bg.max()) <= 1
+        assert torch.equal(bg, broad.make_background_broad(np.random.default_rng(seed), 24, 40))
+        rng = np.random.default_rng(seed)
+        fams = list(broad.BACKGROUND_FAMILIES)
+        seen.append(fams[int(real_choice(rng, len(fams), p=list(broad.BACKGROUND_FAMILIES.values())))])
+    assert set(seen) == set(broad.BACKGROUND_FAMILIES)
+    # the families differ: edges (clutter, checker, lines) give larger neighbour differences than the kit's scene
+    def edginess(fam):
+        vals = [float((b[:, 1:] - b[:, :-1]).abs().mean()) for s, f in enumerate(seen) if f == fam
+                for b in [broad.make_background_broad(np.random.default_rng(s), 24, 40)]]
+        return float(np.mean(vals))
+    assert edginess("checker") > edginess("kit")
+    from PIL import Image
+
+    Image.fromarray(np.full((10, 10, 3), 200, np.uint8)).save(tmp_path / "a.png")
+    user = broad.make_background_broad(0, 8, 8, tmp_path)
+    assert torch.allclose(user, torch.full((8, 8, 3), 200 / 255), atol=1e-6)

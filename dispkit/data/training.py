@@ -189,14 +189,14 @@ class DisplacementDataset(torch.utils.data.Dataset):
         rng = np.random.default_rng([self.seed, index, 31337])
         body, S = self.body, self.crop
         if self.distribution == "broad":
-            from dispkit.data.broad import sample_params_broad, shade_and_composite_broad
+            from dispkit.data.broad import make_background_broad, sample_params_broad, shade_and_composite_broad
 
             gt, cam, meta = sample_params_broad(rng, body)
-            shade = shade_and_composite_broad
+            shade, background = shade_and_composite_broad, make_background_broad
         else:
             W, H = self.image_size
             gt, cam, meta = sample_params(rng, body, W, H)
-            shade = shade_and_composite
+            shade, background = shade_and_composite, make_background
         modes = list(self.mix)
         mode = modes[rng.choice(len(modes), p=np.array([self.mix[m] for m in modes]) / sum(self.mix.values()))]
         init, source = _init_estimate(gt, rng, body, mode, self.distribution)
@@ -213,7 +213,7 @@ class DisplacementDataset(torch.utils.data.Dataset):
                 tex = make_texture(rng, self.texture_size, body)
                 hidden = "back" if abs(meta["yaw"]) < math.pi / 2 else "front"
                 est = degraded_texture(tex, rng, body, hidden=hidden)
-            bg = make_background(rng, S, S, self.background_dir)
+            bg = background(rng, S, S, self.background_dir)
             ccam = cam.crop(box, (S, S))
             g = render(gt_v, body, ccam, texture=tex, modalities=("rgb", "normal", "mask"))
             image, *_ = shade(g["rgb"][0], g["normal"][0], g["mask"][0], bg, rng)
