@@ -57,6 +57,34 @@ def load_pretrained(name: str = "cpu", map_location="cpu") -> netmod.Displacemen
     return model_from_checkpoint(path, map_location)
 
 
+def body_record(body) -> dict:
+    """What a checkpoint records of the body model it was trained for: its name, vertex count and a hash of its
+    faces and unique vertex colours (the network's ``vertex_color`` input)."""
+    import hashlib
+
+    h = hashlib.sha1(np.ascontiguousarray(np.asarray(body.faces, dtype=np.int64)).tobytes())
+    h.update(np.ascontiguousarray(body.canonical_colors.cpu().numpy().astype(np.float32)).round(4).tobytes())
+    return {"name": str(getattr(body, "name", "")), "num_vertices": int(body.num_vertices),
+            "topology": h.hexdigest()[:16]}
+
+
+def check_body(net, body) -> None:
+    """Refuse a network trained for another body model (its ``vertex_color`` input would be another mesh's
+    colours): :class:`dispkit.inputs.FileContentError` saying which it was trained for."""
+    want = getattr(net, "trained_for", None)
+    if want is None:                       # no record: the shipped networks, trained for the open model
+        from dispkit.body import default_body
+
+        want = body_record(default_body())
+    got = body_record(body)
+    if (want["num_vertices"], want["topology"]) != (got["num_vertices"], got["topology"]):
+        raise inputs.FileContentError(
+            f"this displacement network was trained for the body model {want['name']!r} ({want['num_vertices']} "
+            f"vertices), not {got['name']!r} ({got['num_vertices']} vertices): its vertex-colour input is that "
+            f"model's; train one for this model (python -m dispkit.train --body {got['name'] or '<model>'} ...) or "
+            f"use the body model it was trained for")
+
+
 def save_checkpoint(path, model, optimizer=None, scheduler=None, step: int = 0, train_config: dict | None = None,
                     extra: dict | None = None) -> Path:
     """Write a checkpoint atomically: to ``path.tmp`` first, then ``os.replace`` (a crash never leaves a torn file)."""
@@ -123,4 +151,5 @@ def model_from_checkpoint(path, map_location="cpu") -> netmod.DisplacementNet:
     bad = [n for n, p in model.state_dict().items() if p.is_floating_point() and not bool(torch.isfinite(p).all())]
     if bad:
         raise inputs.FileContentError(f"{path}: the network's weights hold NaN/inf ({', '.join(bad[:3])}, ...)")
+    model.trained_for = (state.get("extra") or {}).get("body")
     return model.eval()

@@ -62,6 +62,13 @@ LICENSED_ASSETS: dict[str, LicensedAsset] = {a.key: a for a in (
         "ProHMR's fetch_data.sh downloads data.tar.gz (data/checkpoint.pt); unpack it under <root>/prohmr/. "
         "Trained on licensed data: check ProHMR's licence before use."),
     LicensedAsset(
+        "h36m_regressor", "Human3.6M joint regressor J_regressor_h36m.npy (the papers' 14 LSP evaluation joints)",
+        "https://github.com/nkolot/SPIN",
+        ("body_models/J_regressor_h36m.npy",),
+        "SPIN's fetch_data.sh (data/J_regressor_h36m.npy; ProHMR ships the same file). For SMPL meshes only. "
+        "python -m dispkit.protocol --joints-regressor <path> uses it; without it the model's 24 joints are used "
+        "and labelled as such."),
+    LicensedAsset(
         "3dpw", "3DPW (3D Poses in the Wild)", "https://virtualhumans.mpi-inf.mpg.de/3DPW",
         ("3DPW/sequenceFiles/test/*.pkl", "3DPW/imageFiles/*/image_00000.jpg"),
         "Read a sequence with read_3dpw('<root>/3DPW/sequenceFiles/test/<seq>.pkl', image_dir='<root>/3DPW')."),

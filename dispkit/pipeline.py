@@ -20,6 +20,7 @@ from dispkit import inputs
 from dispkit.body import BodyModel, default_body
 from dispkit.camera import Camera, crop_image, person_box
 from dispkit.fit import PARAM_NAMES, FitConfig, FitResult, smplify
+from dispkit.checkpoints import check_body
 from dispkit.net import load_pretrained
 from dispkit.terms import DenseTerm
 
@@ -102,6 +103,7 @@ def predicted_dense_term(image, init_vertices, cam: Camera, texture, body: BodyM
     weight = inputs.check_number(weight, "weight", lo=0.0)
     sigma = inputs.check_number(sigma, "sigma", lo=0.0, open_lo=True)
     model = _net(net)
+    check_body(model, body)
     S = model.config.crop
     unusable = unusable_frames(init_vertices, cam)
     bad = torch.tensor([bool(r) for r in unusable])

@@ -62,7 +62,8 @@ class TrainConfig:
     checkpoint_every: int = 250
     log_every: int = 25
     out: str = "runs/cpu_full"
-    dataset: str = "synthetic"     # the training data (only "synthetic" ships)
+    dataset: str = "synthetic"     # the training data: synthetic, or a --data spec (dispkit.data.real)
+    body: str = "open"             # the body model the network is trained for: open, smpl, or a model file
     crop: int = 0                  # crop size; 0 = the network config's crop
     threads: int = 0               # torch threads of the training process (0 = torch's default)
     texture: str = "backprojected"  # texture behind the RGB rendering: backprojected (§4) or simulated
@@ -145,10 +146,25 @@ def _schedule(cfg: TrainConfig):
     return f
 
 
+def _body(cfg: TrainConfig):
+    from dispkit.body import default_body, load_body_model
+
+    return default_body() if cfg.body == "open" else load_body_model(cfg.body)
+
+
 def make_dataset(cfg: TrainConfig, net_config: netmod.NetConfig):
-    if cfg.dataset != "synthetic":
-        raise inputs.UnknownNameError(f"unknown dataset {cfg.dataset!r}: only 'synthetic' ships (real datasets need "
-                                      "licences)")
+    """The run's training samples: the broad (or kit) synthetic scenes for ``--data synthetic``; otherwise the
+    real sources of the spec, mixed by weight (:func:`dispkit.data.real.make_training_data`), ``synthetic``
+    among them being the same synthetic scenes."""
+    if cfg.dataset == "synthetic":
+        return _synthetic_dataset(cfg, net_config)
+    from dispkit.data.real import make_training_data
+
+    return make_training_data(cfg.dataset, crop=cfg.crop or net_config.crop, seed=cfg.seed, body=_body(cfg),
+                              synthetic=lambda: _synthetic_dataset(cfg, net_config), progress=_dist()[0] == 0)
+
+
+def _synthetic_dataset(cfg: TrainConfig, net_config: netmod.NetConfig):
     from dispkit.data.training import DisplacementDataset, texture_pool
 
     pool = None
@@ -161,7 +177,8 @@ def make_dataset(cfg: TrainConfig, net_config: netmod.NetConfig):
         pool = pool or texture_pool(cfg.texture_pool, seed=cfg.seed, progress=False)
     return DisplacementDataset(crop=cfg.crop or net_config.crop, seed=cfg.seed, length=10 ** 9,
                                texture=cfg.texture, pool=pool, distribution=cfg.distribution,
-                               background_dir=cfg.backgrounds or None)
+                               background_dir=cfg.backgrounds or None,
+                               body=None if cfg.body == "open" else _body(cfg))
 
 
 def resolve_precision(precision: str, device) -> str:
@@ -347,6 +364,9 @@ def train(cfg: TrainConfig, resume: bool = False, dataset=None, progress: bool =
                                                      "world_size": world, "precision": precision}, indent=1))
     if step >= cfg.steps:
         return {"step": step, "resumed": state is not None}
+    from dispkit.checkpoints import body_record
+
+    trained_for = body_record(_body(cfg))
     loader = _loader(cfg, make_dataset(cfg, net_config) if dataset is None else dataset, step, rank, world)
     log = _Log(out / "log.csv", step, state is not None, rank == 0)
     bar = tqdm(total=cfg.steps, initial=step, disable=not progress or rank != 0,
@@ -369,7 +389,7 @@ def train(cfg: TrainConfig, resume: bool = False, dataset=None, progress: bool =
                 acc = []
             if rank == 0 and (step % cfg.checkpoint_every == 0 or step == cfg.steps):
                 save_checkpoint(out / "last.pt", model, opt, sched, step, asdict(cfg),
-                                extra={"elapsed_s": elapsed0 + time.perf_counter() - t0})
+                                extra={"elapsed_s": elapsed0 + time.perf_counter() - t0, "body": trained_for})
             if step >= cfg.steps:
                 break
     finally:
@@ -394,7 +414,16 @@ def check_config(cfg: TrainConfig, resume: bool = False) -> str:
             return f"--{name.replace('_', '-')} must be a finite number >= 0, got {getattr(cfg, name)}"
     if cfg.crop % 8:
         return f"--crop must be a multiple of 8 (0: the config's own), got {cfg.crop}"
-    choices = {"config": sorted(netmod.CONFIGS), "inputs": sorted(netmod.CHANNEL_SETS), "dataset": ["synthetic"],
+    if cfg.dataset != "synthetic":
+        from dispkit.data.real import parse_data_spec
+
+        try:
+            for kind, path, _, _ in parse_data_spec(cfg.dataset):
+                if kind != "synthetic" and not Path(path).exists():
+                    return f"--data {kind}:{path}: no such file or folder"
+        except (inputs.InputError, ValueError) as e:
+            return inputs.one_line(e)
+    choices = {"config": sorted(netmod.CONFIGS), "inputs": sorted(netmod.CHANNEL_SETS),
                "texture": ["backprojected", "simulated"], "distribution": ["broad", "kit"],
                "precision": ["auto", "bf16", "fp32"]}
     for name, valid in choices.items():
@@ -416,9 +445,12 @@ def check_config(cfg: TrainConfig, resume: bool = False) -> str:
 
 def main(argv=None):
     ap = inputs.one_line_errors(argparse.ArgumentParser(
-        prog="python -m dispkit.train", description="Train the displacement network (Eq. 3) on synthetic scenes."))
+        prog="python -m dispkit.train", description="Train the displacement network (Eq. 3) on synthetic scenes or real datasets (--data)."))
     for f in fields(TrainConfig):
         ap.add_argument("--" + f.name.replace("_", "-"), type=type(f.default), default=f.default)
+    ap.add_argument("--data", dest="dataset", default=argparse.SUPPRESS,
+                    help="training data, e.g. 3dpw:~/data/3DPW,h36m:~/data/h36m/h36m_train.npz@0.5,synthetic@0.5 "
+                         "(dispkit.data.real; same as --dataset)")
     ap.add_argument("--resume", action="store_true", help="continue from OUT/last.pt if it exists")
     ap.add_argument("--no-progress", action="store_true")
     args = ap.parse_args(argv)

@@ -10,7 +10,7 @@ import numpy as np
 from dispkit.data.frames import Frames, existing_path, normalize_gender, pad_betas, require_keys
 from dispkit.inputs import FileContentError, check_path, reads_file
 
-__all__ = ["read_h36m_spin"]
+__all__ = ["read_h36m_spin", "synthetic_h36m"]
 
 
 def _strings(a: np.ndarray) -> list[str]:
@@ -82,3 +82,57 @@ def read_h36m_spin(npz_path, image_dir=None) -> Frames:
     return Frames(global_orient=pose[:, :3], body_pose=pose[:, 3:], betas=betas, transl=np.zeros((N, 3)),
                   camera=None, images=[str(root / n) for n in names], keypoints2d=keypoints, boxes=boxes,
                   gender=gender, name=path.stem, meta=meta)
+
+
+def synthetic_h36m(root, seed: int = 0, frames: int = 6, body=None, regressor: str | None = "pare-like",
+                   width: int = 320, height: int = 240, focal: float = 1145.0) -> dict:
+    """A synthetic person written as a SPIN-format Human3.6M npz under ``root``: ``h36m_train.npz`` (``imgname``,
+    ``center``, ``scale``, ``pose`` [N,72] and ``shape`` [N,10] in camera coordinates, ``part`` [N,24,3] with
+    SPIN's LSP joints 0-12 projected from the body and the rest zero, ``S`` [N,24,4] root-relative) and the
+    frames ``images/<name>_%05d.jpg``, rendered with focal length ``focal`` (Human3.6M's) at ``width x height``;
+    with ``regressor``, a regressor's estimates as ``estimates/h36m_train.npz`` (camera coordinates). Returns
+    ``{"npz", "image_dir", "estimates", "transl"}`` (``transl``: the true translations, which SPIN's files do
+    not store)."""
+    import torch
+    from PIL import Image
+
+    from dispkit.body import default_body
+    from dispkit.camera import Camera, box_from_points
+    from dispkit.data.regressors import simulate_regressor
+    from dispkit.data.synthetic import make_scene, person_sequence
+
+    body = default_body(body)
+    scene = make_scene(int(seed), body=body, width=int(width), height=int(height))
+    K = torch.tensor([[focal, 0, width / 2], [0, focal, height / 2], [0, 0, 1.0]])
+    cam = Camera.from_K(K[None], int(width), int(height))
+    seq = person_sequence(scene, int(frames), body, np.random.default_rng([int(seed), 21]), camera=cam)
+    p = seq["params"]
+    root = Path(root)
+    (root / "images").mkdir(parents=True, exist_ok=True)
+    names = []
+    for i, img in enumerate(seq["images"]):
+        names.append(f"images/synthetic_{int(seed):06d}_{i:05d}.jpg")
+        Image.fromarray((img.clamp(0, 1).numpy() * 255 + 0.5).astype(np.uint8)).save(root / names[-1], quality=95)
+    with torch.no_grad():
+        out = body(**p)
+    j2d = cam.project(out.joints)
+    smpl_for_lsp = [8, 5, 2, 1, 4, 7, 21, 19, 17, 16, 18, 20, 12]
+    N = int(frames)
+    part = np.zeros((N, 24, 3), np.float32)
+    part[:, :13, :2], part[:, :13, 2] = j2d[:, smpl_for_lsp].numpy(), 1.0
+    S = np.zeros((N, 24, 4), np.float32)
+    S[:, :13, :3] = (out.joints[:, smpl_for_lsp] - out.joints[:, :1]).numpy()
+    S[:, :13, 3] = 1.0
+    box = box_from_points(j2d, scale=1.2)
+    center, scale = ((box[:, :2] + box[:, 2:]) / 2).numpy(), ((box[:, 2] - box[:, 0]) / 200).numpy()
+    npz = root / "h36m_train.npz"
+    np.savez(npz, imgname=np.array(names), center=center, scale=scale, part=part, S=S,
+             pose=torch.cat([p["global_orient"], p["body_pose"]], 1).numpy(), shape=p["betas"].numpy(),
+             gender=np.array(["m"] * N))
+    est_path = None
+    if regressor:
+        est = simulate_regressor(p, regressor, np.random.default_rng([int(seed), 22]), body)
+        est_path = root / "estimates" / "h36m_train.npz"
+        est_path.parent.mkdir(exist_ok=True)
+        np.savez(est_path, frame_index=np.arange(N), **{k: v.numpy() for k, v in est.items()})
+    return {"npz": npz, "image_dir": root, "estimates": est_path, "transl": p["transl"]}

@@ -234,9 +234,11 @@ def _appearance(distribution: str, background_dir=None):
     return (lambda rng, H, W: make_background(rng, H, W, background_dir)), shade_and_composite
 
 
-def person_sequence(scene: Scene, n: int = 4, body=None, generator=None) -> dict:
+def person_sequence(scene: Scene, n: int = 4, body=None, generator=None, camera: Camera | None = None) -> dict:
     """Other frames of the scene's person (same shape and clothing, same camera and framing): ``n`` new poses,
     turned by ``n`` evenly spaced yaws (plus noise) so that every side is seen, shaded over new backgrounds.
+    ``camera``: another camera (batch 1, no extrinsics, the scene's image size; e.g. a dataset's intrinsics): the
+    person is moved along the depth axis by the ratio of the focal lengths, so that the framing stays.
 
     Returns a dict: ``images`` [n,H,W,3], ``params`` (``global_orient`` [n,3], ``body_pose`` [n,69],
     ``betas`` [n,10], ``transl`` [n,3], camera coordinates), ``vertices`` [n,V,3], ``camera`` (the scene's).
@@ -265,15 +267,21 @@ def person_sequence(scene: Scene, n: int = 4, body=None, generator=None) -> dict
         with torch.no_grad():
             v = body(**p).vertices
             shift = centre - v.mean(1, keepdim=True)
+            if camera is not None:                    # same framing through another focal length
+                depth = v.mean(1, keepdim=True)[..., 2:] + shift[..., 2:]
+                ratio = float(camera.focal[0, 0] / scene.camera.focal[0, 0])
+                shift = shift + torch.cat([torch.zeros_like(depth), torch.zeros_like(depth), depth * (ratio - 1)], -1)
             p["transl"] = p["transl"] + shift[:, 0]   # vertices move rigidly with transl
             v = v + shift
-            r = render(v, body, scene.camera, texture=scene.texture, modalities=("rgb", "normal", "mask"))
+            r = render(v, body, scene.camera if camera is None else camera, texture=scene.texture,
+                       modalities=("rgb", "normal", "mask"))
         bg = background(rng, H, W)
         img, *_ = shade(r["rgb"][0], r["normal"][0], r["mask"][0], bg, rng)
         images.append(img)
         verts.append(v[0])
         params.append(p)
-    return {"images": torch.stack(images), "vertices": torch.stack(verts), "camera": scene.camera,
+    return {"images": torch.stack(images), "vertices": torch.stack(verts),
+            "camera": scene.camera if camera is None else camera,
             "params": {k: torch.cat([p[k] for p in params]) for k in ("global_orient", "body_pose", "betas",
                                                                         "transl")}}
 

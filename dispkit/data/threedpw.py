@@ -150,11 +150,12 @@ def write_3dpw(path, params: Mapping, camera: Camera, sequence: str, gender: str
     return path
 
 
-def synthetic_3dpw(root, seed: int = 0, frames: int = 6, regressor: str = "pare-like", body=None) -> dict:
-    """A synthetic person's sequence written in 3DPW's layout under ``root`` -- ``sequenceFiles/test/<seq>.pkl``
+def synthetic_3dpw(root, seed: int = 0, frames: int = 6, regressor: str = "pare-like", body=None,
+                   split: str = "test") -> dict:
+    """A synthetic person's sequence written in 3DPW's layout under ``root`` -- ``sequenceFiles/<split>/<seq>.pkl``
     and ``imageFiles/<seq>/image_%05d.jpg`` -- plus a regressor's initial estimates as the npz that
-    ``notebooks/07_real_data.ipynb`` takes (``global_orient``, ``body_pose``, ``betas``, ``transl`` per frame, in
-    camera coordinates; ``frame_index``). The person (shape, clothing, camera) is
+    ``notebooks/07_real_data.ipynb`` and :mod:`dispkit.data.real` take (``estimates/<seq>.npz``: ``global_orient``,
+    ``body_pose``, ``betas``, ``transl`` per frame, in camera coordinates; ``frame_index``). The person (shape, clothing, camera) is
     :func:`dispkit.data.synthetic.make_scene` ``(seed)``'s, in the poses of
     :func:`dispkit.data.synthetic.person_sequence`; the estimates are
     :func:`dispkit.data.regressors.simulate_regressor` samples.
@@ -177,9 +178,10 @@ def synthetic_3dpw(root, seed: int = 0, frames: int = 6, regressor: str = "pare-
         Image.fromarray((img.clamp(0, 1).numpy() * 255 + 0.5).astype(np.uint8)).save(
             img_dir / f"image_{i:05d}.jpg", quality=95)
     gt = seq["params"]
-    pkl = write_3dpw(root / "sequenceFiles" / "test" / f"{name}.pkl", gt, scene.camera, name)
+    pkl = write_3dpw(root / "sequenceFiles" / split / f"{name}.pkl", gt, scene.camera, name)
     est = simulate_regressor(gt, regressor, np.random.default_rng([int(seed), 8]), body)
-    est_path = root / f"estimates_{regressor}_{name}.npz"
+    est_path = root / "estimates" / f"{name}.npz"
+    est_path.parent.mkdir(parents=True, exist_ok=True)
     np.savez(est_path, frame_index=np.arange(int(frames)), regressor=np.array(regressor),
              **{k: v.numpy() for k, v in est.items()})
     return {"sequence": pkl, "image_dir": root, "estimates": est_path}
