@@ -19,8 +19,8 @@ import torch
 from dispkit import inputs
 from dispkit.body import BodyModel, default_body
 from dispkit.camera import Camera, crop_image, person_box
-from dispkit.fit import PARAM_NAMES, FitConfig, FitResult, smplify
 from dispkit.checkpoints import check_body
+from dispkit.fit import PARAM_NAMES, FitConfig, FitResult, smplify
 from dispkit.net import load_pretrained
 from dispkit.terms import DenseTerm
 

@@ -445,7 +445,8 @@ def check_config(cfg: TrainConfig, resume: bool = False) -> str:
 
 def main(argv=None):
     ap = inputs.one_line_errors(argparse.ArgumentParser(
-        prog="python -m dispkit.train", description="Train the displacement network (Eq. 3) on synthetic scenes or real datasets (--data)."))
+        prog="python -m dispkit.train",
+        description="Train the displacement network (Eq. 3) on synthetic scenes or real datasets (--data)."))
     for f in fields(TrainConfig):
         ap.add_argument("--" + f.name.replace("_", "-"), type=type(f.default), default=f.default)
     ap.add_argument("--data", dest="dataset", default=argparse.SUPPRESS,

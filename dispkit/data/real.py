@@ -13,7 +13,10 @@ an optional ``@weight`` (default 1; a sample comes from a source with probabilit
 ``3dpw:ROOT``          every ``ROOT/sequenceFiles/train/*.pkl`` (``3dpw:ROOT:validation`` for another split), each
                        actor a subject; images ``ROOT/imageFiles/<seq>/image_%05d.jpg``
 ``surreal:ROOT``       every ``ROOT/**/<clip>_info.mat`` with its ``<clip>.mp4`` (decoded with PyAV) or a folder
-                       ``<clip>/`` of extracted ``%05d.jpg`` frames beside it
+                       ``<clip>/`` of extracted ``%05d.jpg`` frames beside it. **Refused for now** with the
+                       reason: SURREAL's hard-coded world-to-camera matrix is a reflection (det -1), so the
+                       camera-frame body is a mirrored mesh, and how that relates to the rendered person has
+                       not been verified on real SURREAL files (:func:`to_camera_frame`)
 ``h36m:NPZ``           SPIN's npz (``h36m_train.npz``) with ``pose``/``shape`` (the MoSh parameters, licensed) and
                        its images under the npz's folder (``h36m:NPZ:IMAGE_ROOT`` for another); SPIN's npz
                        has no camera: the translation is solved from the 2D keypoints (``part``) and the SMPL
