@@ -5,8 +5,9 @@
 
 For every sequence of the split (each actor of a 3DPW sequence file), the initial estimates
 (``ROOT/estimates/<seq>.npz``, :func:`dispkit.data.real.read_estimates`; ``--estimates DIR`` for another folder)
-are refined by :func:`dispkit.pipeline.refine_sequence` (texture back-projected from the initial meshes, the
-predicted dense term, SMPLify with each prior), and the initial and refined bodies are scored against the GT
+are refined the way :func:`dispkit.pipeline.refine_sequence` does it (the texture back-projected from the initial
+meshes of 8 frames spread over the sequence, then :func:`dispkit.pipeline.refine` -- the predicted dense term and
+SMPLify with each prior -- over chunks of 16 frames, so that a full-resolution sequence never sits in memory), and the initial and refined bodies are scored against the GT
 with the six metrics of :func:`dispkit.metrics.evaluate`, on
 
 * the **14 LSP joints** regressed from the mesh with Human3.6M's joint regressor (``J_regressor_h36m.npy`` of SPIN
@@ -76,15 +77,17 @@ def eval_joints(vertices: torch.Tensor, joints: torch.Tensor, regressor: torch.T
 
 def evaluate_split(spec: str, out, priors=("gmm",), net="cpu", body="open", joints_regressor=None,
                    estimates_dir=None, max_frames: int = 0, fast: bool = False, progress: bool = True,
-                   regressor_name: str = "pare-like") -> dict:
+                   regressor_name: str = "pare-like", texture_frames: int = 8, chunk: int = 16) -> dict:
     """Run the protocol (module docstring) over the split of ``spec`` (``3dpw:ROOT[:test]``, one source) and write
     the results under ``out``; returns the Table 1 dict."""
     from tqdm.auto import tqdm
 
     from dispkit.body import default_body, load_body_model
     from dispkit.data.real import load_sources, parse_data_spec, read_estimates
+    from dispkit.checkpoints import load_pretrained
     from dispkit.fit import FitConfig
-    from dispkit.pipeline import refine_sequence
+    from dispkit.pipeline import refine
+    from dispkit.texture import estimate_texture
 
     parts = parse_data_spec(spec)
     if len(parts) != 1 or parts[0][0] != "3dpw":
@@ -118,7 +121,6 @@ def evaluate_split(spec: str, out, priors=("gmm",), net="cpu", body="open", join
             rows = rows[:max_frames]
         est = [s.estimate(int(t), 0) for t in rows]
         init = {k: torch.cat([e[k] for e in est]) for k in est[0]}
-        images = torch.stack([s.image(int(t)) for t in rows])
         cam = s.camera.index(torch.as_tensor(rows))
         with torch.no_grad():
             gt = bodym(**{k: v[torch.as_tensor(rows)] for k, v in s.params.items()})
@@ -127,10 +129,24 @@ def evaluate_split(spec: str, out, priors=("gmm",), net="cpu", body="open", join
         ij, _ = eval_joints(io.vertices, io.joints, J)
         res = {"init": evaluate(io.vertices, gt.vertices, ij, gj, root=root, per_frame=True)}
         t0 = time.perf_counter()
+        # the person's texture from the *initial* meshes of frames spread over the sequence (as refine_sequence),
+        # then the frames in chunks: a 3DPW sequence at 1920 x 1080 does not fit in memory at once
+        pick = np.unique(np.linspace(0, len(rows) - 1, min(texture_frames, len(rows))).round().astype(int))
+        tex, _ = estimate_texture(torch.stack([s.image(int(rows[i])) for i in pick]), io.vertices[pick],
+                                  cam.index(torch.as_tensor(pick)), bodym, size=256)
+        model = load_pretrained(net) if isinstance(net, str) else net
         for prior in priors:
-            r = refine_sequence(images, init, cam, net=net, prior=prior, body=bodym, config=config, progress=False)
-            rj, _ = eval_joints(r.vertices, r.joints, J)
-            res[f"+{prior.split(':')[0].upper()} (Ours)"] = evaluate(r.vertices, gt.vertices, rj, gj, root=root,
+            verts, joints = [], []
+            for c0 in range(0, len(rows), chunk):
+                idx = torch.arange(c0, min(len(rows), c0 + chunk))
+                images = torch.stack([s.image(int(rows[i])) for i in idx])
+                r = refine(images, {k: v[idx] for k, v in init.items()}, cam.index(idx), tex, net=model,
+                           prior=prior, body=bodym, config=config)
+                verts.append(r.vertices)
+                joints.append(r.joints)
+            rv, rj = torch.cat(verts), torch.cat(joints)
+            rj, _ = eval_joints(rv, rj, J)
+            res[f"+{prior.split(':')[0].upper()} (Ours)"] = evaluate(rv, gt.vertices, rj, gj, root=root,
                                                                     per_frame=True)
         record = {"settings": settings, "sequence": s.name, "frames": int(len(rows)),
                   "seconds": time.perf_counter() - t0,
