@@ -7,8 +7,8 @@ For every sequence of the split (each actor of a 3DPW sequence file), the initia
 (``ROOT/estimates/<seq>.npz``, :func:`dispkit.data.real.read_estimates`; ``--estimates DIR`` for another folder)
 are refined the way :func:`dispkit.pipeline.refine_sequence` does it (the texture back-projected from the initial
 meshes of 8 frames spread over the sequence, then :func:`dispkit.pipeline.refine` -- the predicted dense term and
-SMPLify with each prior -- over chunks of 16 frames, so that a full-resolution sequence never sits in memory), and the initial and refined bodies are scored against the GT
-with the six metrics of :func:`dispkit.metrics.evaluate`, on
+SMPLify with each prior -- over chunks of 16 frames, so that a full-resolution sequence never sits in memory),
+and the initial and refined bodies are scored against the GT with the six metrics of :func:`dispkit.metrics.evaluate`, on
 
 * the **14 LSP joints** regressed from the mesh with Human3.6M's joint regressor (``J_regressor_h36m.npy`` of SPIN
   and ProHMR, [17, 6890], SMPL only; the joints SPIN's ``H36M_TO_J14`` picks, the pelvis the mean of the hips), as
@@ -83,8 +83,8 @@ def evaluate_split(spec: str, out, priors=("gmm",), net="cpu", body="open", join
     from tqdm.auto import tqdm
 
     from dispkit.body import default_body, load_body_model
-    from dispkit.data.real import load_sources, parse_data_spec, read_estimates
     from dispkit.checkpoints import load_pretrained
+    from dispkit.data.real import load_sources, parse_data_spec, read_estimates
     from dispkit.fit import FitConfig
     from dispkit.pipeline import refine
     from dispkit.texture import estimate_texture
