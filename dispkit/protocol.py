@@ -8,7 +8,8 @@ For every sequence of the split (each actor of a 3DPW sequence file), the initia
 are refined the way :func:`dispkit.pipeline.refine_sequence` does it (the texture back-projected from the initial
 meshes of 8 frames spread over the sequence, then :func:`dispkit.pipeline.refine` -- the predicted dense term and
 SMPLify with each prior -- over chunks of 16 frames, so that a full-resolution sequence never sits in memory),
-and the initial and refined bodies are scored against the GT with the six metrics of :func:`dispkit.metrics.evaluate`, on
+and the initial and refined bodies are scored against the GT with the six metrics of
+:func:`dispkit.metrics.evaluate`, on
 
 * the **14 LSP joints** regressed from the mesh with Human3.6M's joint regressor (``J_regressor_h36m.npy`` of SPIN
   and ProHMR, [17, 6890], SMPL only; the joints SPIN's ``H36M_TO_J14`` picks, the pelvis the mean of the hips), as
