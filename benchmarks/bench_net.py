@@ -11,6 +11,11 @@ baseline predicts no displacement (its EPE is the mean GT displacement). Beside 
 split (where the largest people weigh most) the median of the per-scene ratios and the count of scenes where
 the prediction is worse than none.
 
+A third split, ``photo``, puts the in-distribution generator's people (seeds 960 000 +) over *real photographs*,
+which no generator of the kit draws (none of the procedural backgrounds of the kit, the broad training scenes or
+the OOD split): by default the one photograph every installation has (matplotlib's ``sample_data/grace_hopper.jpg``,
+random crops of it), or the images of ``--photos DIR``.
+
     python benchmarks/bench_net.py [--n 100] [--checkpoints cpu_full cpu_no_texture cpu_texture_only PATH ...]
 
 writes benchmarks/results/net.json. Goals (issue 16): full EPE <= 0.40 x the zero field in distribution and
@@ -22,7 +27,9 @@ import csv
 import json
 import os
 import platform
+import shutil
 import sys
+import tempfile
 from pathlib import Path
 
 import torch
@@ -37,6 +44,7 @@ from dispkit import evaluation as ev
 from dispkit import net as netmod
 from dispkit.body import load_body_model
 from dispkit.checkpoints import CHECKPOINT_DIR
+from dispkit.data.synthetic import make_scene
 from dispkit.data.training import load_split, write_split
 
 RESULTS = ROOT / "benchmarks" / "results" / "net.json"
@@ -46,6 +54,20 @@ SPLITS = {  # the in-distribution split and the out-of-distribution one (dispkit
     "ood": (ROOT / "benchmarks" / "splits" / "ood_pare_100.npz", range(950_000, 950_100), "ood-pare-like", "ood",
             (240, 426)),
 }
+
+
+def photo_folder(photos: str) -> tuple[str, str]:
+    """A folder holding only photographs for the photo split, and what it holds (for the JSON)."""
+    if photos:
+        folder = Path(photos).expanduser()
+        names = sorted(p.name for p in folder.iterdir() if p.suffix.lower() in (".jpg", ".jpeg", ".png"))
+        return str(folder), f"{len(names)} photographs of {folder}"
+    import matplotlib
+
+    src = Path(matplotlib.get_data_path()) / "sample_data" / "grace_hopper.jpg"
+    folder = Path(tempfile.mkdtemp(prefix="dispkit_photos_"))
+    shutil.copy(src, folder / src.name)
+    return str(folder), "matplotlib's sample photograph grace_hopper.jpg (random crops)"
 
 
 def shipped_log(name):
@@ -64,6 +86,8 @@ def main(argv=None):
     ap.add_argument("--texture", choices=["backprojected", "simulated"], default="backprojected",
                     help="texture of the RGB rendering: back-projected from 4 other frames of the person (the "
                          "paper's way, as the shipped checkpoints were trained) or make_scene's simulated one")
+    ap.add_argument("--photos", default="", help="a folder of photographs for the photo split (default: "
+                                                 "matplotlib's sample photograph)")
     ap.add_argument("--out", default=str(RESULTS))
     args = ap.parse_args(argv)
     check_args(ap, args, nets=args.checkpoints)
@@ -76,12 +100,19 @@ def main(argv=None):
               "checkpoints": {}}
     for name in args.checkpoints:
         models[name] = netmod.load_pretrained(name)
-    for split, (path, seeds, regressor, distribution, size) in SPLITS.items():
-        if not path.is_file():
-            write_split(path, seeds, regressor, *size, body=body, distribution=distribution)
-        scenes = [s for _, s in zip(range(args.n), load_split(path, body=body))]
+    for split in (*SPLITS, "photo"):
+        if split == "photo":
+            folder, photos = photo_folder(args.photos)
+            scenes = [make_scene(960_000 + i, "pare-like", body=body, background_dir=folder) for i in range(args.n)]
+            where, regressor = f"kit generator, seeds 960000+, over {photos}", "pare-like"
+        else:
+            path, seeds, regressor, distribution, size = SPLITS[split]
+            if not path.is_file():
+                write_split(path, seeds, regressor, *size, body=body, distribution=distribution)
+            scenes = [s for _, s in zip(range(args.n), load_split(path, body=body))]
+            where = str(path.relative_to(ROOT))
         r = ev.network_epe(scenes, models, body, texture=args.texture)
-        result["splits"][split] = {"split": str(path.relative_to(ROOT)), "regressor": regressor,
+        result["splits"][split] = {"split": where, "regressor": regressor,
                                    "n_scenes": len(scenes), "zero_field_epe_px": r["zero_field_epe_px"]}
         for name, model in models.items():
             row = {"inputs": model.config.inputs, "config": model.config.name, "crop": model.config.crop,
@@ -96,7 +127,7 @@ def main(argv=None):
     ck = result["checkpoints"]
     goals = {}
     if "cpu_full" in models:
-        for split in SPLITS:
+        for split in (*SPLITS, "photo"):
             goals[f"full_ratio_to_zero_field_{split}"] = ck["cpu_full"][split]["ratio_to_zero_field"]
             goals[f"full_scene_ratio_median_{split}"] = ck["cpu_full"][split]["scene_ratio_median"]
         goals["id_at_most_0.40_of_zero_field"] = ck["cpu_full"]["id"]["ratio_to_zero_field"] <= 0.40
