@@ -17,6 +17,11 @@ and the initial and refined bodies are scored against the GT with the six metric
 * otherwise the body model's **24 joints** (pelvis root), labelled as such in every output: those numbers are
   not comparable with the papers'.
 
+The GT of a 3DPW actor is posed with the SMPL model of the actor's gender where ``--body smpl`` finds
+``SMPL_MALE`` / ``SMPL_FEMALE`` (``.pkl`` or ``.npz``, or SMPLify's ``basicModel_{m,f}_lbs_10_207_0_v1.0.0.pkl``)
+beside the neutral model, as the papers evaluate 3DPW; the estimates and the fits use the neutral model. Without
+them (and always with the open model) one model poses both, which the output says.
+
 Per-sequence results are written as they finish (``OUT/sequences/<seq>.json``; a rerun with the same settings
 skips them: resumable), then ``OUT/table1.json`` and ``OUT/table1.md``: the paper's Table 1 layout (initial
 estimate, then ``+PRIOR (Ours)`` rows; frame-weighted means), with the paper's 3DPW numbers for ``--regressor``
@@ -35,13 +40,14 @@ import torch
 from dispkit import inputs
 from dispkit.metrics import evaluate
 
-__all__ = ["H36M_TO_J14", "LSP14_ROOT", "eval_joints", "evaluate_split", "load_joint_regressor", "main"]
+__all__ = ["H36M_TO_J14", "LSP14_ROOT", "eval_joints", "evaluate_split", "gender_models", "load_joint_regressor",
+           "main"]
 
 #: SPIN's ``constants.H36M_TO_J14``: the 14 LSP joints among Human3.6M's 17
 H36M_TO_J14 = (6, 5, 4, 1, 2, 3, 16, 15, 14, 11, 12, 13, 8, 10)
 #: the root of the LSP-14 joints: the mean of the right and left hips
 LSP14_ROOT = (2, 3)
-PROTOCOL_VERSION = 1
+PROTOCOL_VERSION = 2
 
 
 def load_joint_regressor(path=None, body=None) -> torch.Tensor | None:
@@ -68,6 +74,25 @@ def load_joint_regressor(path=None, body=None) -> torch.Tensor | None:
     return torch.from_numpy(J)
 
 
+def gender_models(body: str, bodym) -> dict:
+    """``{"male": BodyModel, "female": BodyModel}`` for ``--body smpl`` where the gendered files sit beside the
+    neutral one; ``{}`` otherwise (the GT is then posed with ``bodym``)."""
+    if body != "smpl":
+        return {}
+    from dispkit.body import _default_smpl_location, load_body_model
+
+    neutral = _default_smpl_location()
+    if neutral is None:
+        return {}
+    out = {}
+    for gender, names in (("male", ("SMPL_MALE.pkl", "SMPL_MALE.npz", "basicModel_m_lbs_10_207_0_v1.0.0.pkl")),
+                          ("female", ("SMPL_FEMALE.pkl", "SMPL_FEMALE.npz", "basicModel_f_lbs_10_207_0_v1.0.0.pkl"))):
+        found = next((neutral.parent / n for n in names if (neutral.parent / n).is_file()), None)
+        if found is not None:
+            out[gender] = load_body_model(found)
+    return out if len(out) == 2 else {}
+
+
 def eval_joints(vertices: torch.Tensor, joints: torch.Tensor, regressor: torch.Tensor | None):
     """The evaluation joints and their root: ``(LSP-14 [B,14,3], (2, 3))`` with the regressor, else the model's
     24 joints and root 0."""
@@ -85,7 +110,7 @@ def evaluate_split(spec: str, out, priors=("gmm",), net="cpu", body="open", join
 
     from dispkit.body import default_body, load_body_model
     from dispkit.checkpoints import load_pretrained
-    from dispkit.data.real import load_sources, parse_data_spec, read_estimates
+    from dispkit.data.real import load_sources, parse_data_spec, read_estimates, to_camera_frame
     from dispkit.fit import FitConfig
     from dispkit.pipeline import refine
     from dispkit.texture import estimate_texture
@@ -99,6 +124,7 @@ def evaluate_split(spec: str, out, priors=("gmm",), net="cpu", body="open", join
     joints_label = "14 LSP joints (H36M regressor)" if J is not None else \
         "the body model's 24 joints (not the papers' 14 LSP joints: no J_regressor_h36m.npy)"
     sources = load_sources(kind, root, bodym, split=split or "test")
+    gendered = gender_models(body, bodym)
     if estimates_dir is not None:
         for s in sources:
             f = Path(estimates_dir).expanduser() / f"{s.name}.npz"
@@ -110,8 +136,9 @@ def evaluate_split(spec: str, out, priors=("gmm",), net="cpu", body="open", join
                                 f"--estimates DIR (see dispkit.data.real.read_estimates for the layout)")
     out = Path(out).expanduser()
     (out / "sequences").mkdir(parents=True, exist_ok=True)
+    gt_label = "the actors' gendered SMPL models" if gendered else f"the {bodym.name!r} model (not gendered)"
     settings = {"version": PROTOCOL_VERSION, "priors": list(priors), "net": str(net), "body": str(body),
-                "joints": joints_label, "max_frames": int(max_frames), "fast": bool(fast)}
+                "joints": joints_label, "gt_model": gt_label, "max_frames": int(max_frames), "fast": bool(fast)}
     config = FitConfig(camera_iters=10, body_iters=40) if fast else FitConfig()
     for s in tqdm(sources, desc="sequences", disable=not progress):
         path = out / "sequences" / f"{s.name}.json"
@@ -123,8 +150,10 @@ def evaluate_split(spec: str, out, priors=("gmm",), net="cpu", body="open", join
         est = [s.estimate(int(t), 0) for t in rows]
         init = {k: torch.cat([e[k] for e in est]) for k in est[0]}
         cam = s.camera.index(torch.as_tensor(rows))
+        gt_body = gendered.get(s.gender, bodym)
+        gt_params = s.params if gt_body is bodym or s.world is None else to_camera_frame(*s.world, gt_body)
         with torch.no_grad():
-            gt = bodym(**{k: v[torch.as_tensor(rows)] for k, v in s.params.items()})
+            gt = gt_body(**{k: v[torch.as_tensor(rows)] for k, v in gt_params.items()})
             io = bodym(**init)
         gj, root = eval_joints(gt.vertices, gt.joints, J)
         ij, _ = eval_joints(io.vertices, io.joints, J)
@@ -173,12 +202,14 @@ def _table(out: Path, sources, settings: dict, joints_label: str, regressor_name
     metrics = paper.TABLE1_METRICS
     rows = {row: {k: float(np.mean(m[k])) for k in metrics} for row, m in acc.items()}
     published = paper.TABLE1.get(regressor_name, {})
-    table = {"split": settings, "joints": joints_label, "sequences": len(sources), "frames": frames,
+    table = {"split": settings, "joints": joints_label, "gt_model": settings["gt_model"], "sequences": len(sources),
+             "frames": frames,
              "seconds_per_frame": seconds / max(frames, 1), "rows": rows,
              "paper_3dpw": {r: dict(published[r]) for r in rows if r in published},
              "paper_regressor": paper.REGRESSOR_NAMES.get(regressor_name, regressor_name)}
     (out / "table1.json").write_text(json.dumps(table, indent=1))
-    lines = [f"# Table 1 layout: {len(sources)} sequences, {frames} frames; joints: {joints_label}", "",
+    lines = [f"# Table 1 layout: {len(sources)} sequences, {frames} frames; joints: {joints_label}; GT posed with "
+             f"{settings['gt_model']}", "",
              "| row | " + " | ".join(metrics) + " |", "|---" * (len(metrics) + 1) + "|"]
     for r, m in rows.items():
         lines.append(f"| {r} | " + " | ".join(f"{m[k]:.1f}" for k in metrics) + " |")

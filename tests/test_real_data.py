@@ -203,6 +203,27 @@ def test_the_protocol_evaluates_a_split_resumes_and_labels_its_joints(data, tmp_
         (tmp_path / "moved.npz").rename(data["root"] / "3DPW" / "estimates" / "synthetic_000006.npz")
 
 
+def test_the_protocol_poses_each_actors_gt_with_the_gendered_model(tmp_path, monkeypatch):
+    from dispkit.body import OPEN_MODEL_PATH
+
+    smpl = tmp_path / "smpl"
+    smpl.mkdir()
+    model = dict(np.load(OPEN_MODEL_PATH, allow_pickle=False))
+    np.savez(smpl / "SMPL_NEUTRAL.npz", **model)            # stand-ins with the open model's topology
+    for name, scale in (("SMPL_MALE.npz", 1.08), ("SMPL_FEMALE.npz", 0.92)):
+        np.savez(smpl / name, **{**model, "v_template": model["v_template"] * scale})
+    monkeypatch.setenv("DISPKIT_SMPL_DIR", str(smpl))
+    threedpw.synthetic_3dpw(tmp_path / "3DPW", seed=8, frames=2, split="test", gender="m")
+    spec = f"3dpw:{tmp_path / '3DPW'}:test"
+    g = protocol.evaluate_split(spec, tmp_path / "g", body="smpl", fast=True, progress=False)
+    assert g["gt_model"] == "the actors' gendered SMPL models"
+    (smpl / "SMPL_MALE.npz").unlink()
+    n = protocol.evaluate_split(spec, tmp_path / "n", body="smpl", fast=True, progress=False)
+    assert "not gendered" in n["gt_model"]
+    # the 8 % larger male model moves every GT vertex: the initial estimate's PVE changes, its joints' too
+    assert abs(g["rows"]["init"]["PVE"] - n["rows"]["init"]["PVE"]) > 1.0
+
+
 def test_the_licensed_asset_check_names_the_joint_regressor():
     r = _run(["data_scripts/licensed_assets.py", "--check"])
     assert "h36m_regressor" in r.stdout + r.stderr

@@ -198,6 +198,8 @@ class Source:
     texture: torch.Tensor | None = None
     origin: str = ""
     keypoints2d: torch.Tensor | None = field(default=None, repr=False)
+    gender: str = "neutral"
+    world: tuple | None = field(default=None, repr=False)   # (world-frame params, world-to-camera Camera)
 
     def __len__(self) -> int:
         return len(self.images)
@@ -258,7 +260,9 @@ def _source_from_frames(kind: str, name: str, fr: Frames, body, root: Path, came
                         frame_index=None) -> Source:
     params = fr.params()
     cam = fr.camera if camera is None else camera
+    world = None
     if transl is None:
+        world = (params, cam)
         params = to_camera_frame(params, cam, body)
     else:
         params = {**{k: v.float() for k, v in params.items()}, "transl": transl}
@@ -266,7 +270,7 @@ def _source_from_frames(kind: str, name: str, fr: Frames, body, root: Path, came
     if frame_index is None:
         frame_index = fr.meta.get("frame_index", np.arange(len(fr)))
     return Source(kind, name, params, K_cam, list(fr.images), np.asarray(frame_index), _estimates_for(root, name),
-                  origin=str(fr.meta.get("source", root)), keypoints2d=fr.keypoints2d)
+                  origin=str(fr.meta.get("source", root)), keypoints2d=fr.keypoints2d, gender=fr.gender, world=world)
 
 
 def load_sources(kind: str, path, body=None, split: str = "train", image_root=None) -> list[Source]:

@@ -151,7 +151,7 @@ def write_3dpw(path, params: Mapping, camera: Camera, sequence: str, gender: str
 
 
 def synthetic_3dpw(root, seed: int = 0, frames: int = 6, regressor: str = "pare-like", body=None,
-                   split: str = "test") -> dict:
+                   split: str = "test", gender: str = "n") -> dict:
     """A synthetic person's sequence written in 3DPW's layout under ``root`` -- ``sequenceFiles/<split>/<seq>.pkl``
     and ``imageFiles/<seq>/image_%05d.jpg`` -- plus a regressor's initial estimates as the npz that
     ``notebooks/07_real_data.ipynb`` and :mod:`dispkit.data.real` take (``estimates/<seq>.npz``: ``global_orient``,
@@ -178,7 +178,7 @@ def synthetic_3dpw(root, seed: int = 0, frames: int = 6, regressor: str = "pare-
         Image.fromarray((img.clamp(0, 1).numpy() * 255 + 0.5).astype(np.uint8)).save(
             img_dir / f"image_{i:05d}.jpg", quality=95)
     gt = seq["params"]
-    pkl = write_3dpw(root / "sequenceFiles" / split / f"{name}.pkl", gt, scene.camera, name)
+    pkl = write_3dpw(root / "sequenceFiles" / split / f"{name}.pkl", gt, scene.camera, name, gender=gender)
     est = simulate_regressor(gt, regressor, np.random.default_rng([int(seed), 8]), body)
     est_path = root / "estimates" / f"{name}.npz"
     est_path.parent.mkdir(parents=True, exist_ok=True)
