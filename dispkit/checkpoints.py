@@ -59,11 +59,12 @@ def load_pretrained(name: str = "cpu", map_location="cpu") -> netmod.Displacemen
 
 def body_record(body) -> dict:
     """What a checkpoint records of the body model it was trained for: its name, vertex count and a hash of its
-    faces and unique vertex colours (the network's ``vertex_color`` input)."""
+    faces (its topology: the network's ``vertex_color`` input is a colour per vertex of that mesh; models of one
+    topology, e.g. SMPL's genders, share it). Integers only, so the hash is the same on every machine."""
     import hashlib
 
-    h = hashlib.sha1(np.ascontiguousarray(np.asarray(body.faces, dtype=np.int64)).tobytes())
-    h.update(np.ascontiguousarray(body.canonical_colors.cpu().numpy().astype(np.float32)).round(4).tobytes())
+    faces = body.faces.cpu().numpy() if torch.is_tensor(body.faces) else np.asarray(body.faces)
+    h = hashlib.sha1(np.ascontiguousarray(faces.astype(np.int64)).tobytes())
     return {"name": str(getattr(body, "name", "")), "num_vertices": int(body.num_vertices),
             "topology": h.hexdigest()[:16]}
 

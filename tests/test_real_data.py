@@ -160,6 +160,12 @@ def test_the_training_command_trains_on_real_format_data_resumes_and_records_the
     net.trained_for = {**net.trained_for, "name": "smpl", "num_vertices": 6890, "topology": "0" * 16}
     with pytest.raises(inputs.FileContentError, match="trained for the body model 'smpl'"):
         check_body(net, default_body())
+    from dispkit import refine
+    from dispkit.data.synthetic import make_scene
+
+    scene = make_scene(0, width=96, height=72)
+    with pytest.raises(inputs.FileContentError, match="6890 vertices"):
+        refine(scene.image, scene.init, scene.camera, scene.degraded_texture, net=net)
     r = _run(["-m", "dispkit.train", "--data", "3dpw:/no/such/dir", "--out", str(tmp_path / "x")])
     assert r.returncode != 0 and "no such file or folder" in r.stderr
 
