@@ -235,7 +235,7 @@ def _resume_state(cfg: TrainConfig, net_config: netmod.NetConfig, resume: bool) 
     # a checkpoint from before --distribution existed was trained on the kit's generator
     saved = TrainConfig.from_dict({"distribution": "kit", **(state["train_config"] or {})})
     keys = ("config", "inputs", "batch_size", "seed", "texture", "texture_pool", "distribution",
-            "backgrounds")  # what fixes the data stream
+            "backgrounds", "dataset", "body")  # what fixes the data stream
     if any(getattr(saved, k) != getattr(cfg, k) for k in keys):
         raise inputs.FileContentError(f"cannot resume {ckpt_path}: it was trained with "
                          + ", ".join(f"{k}={getattr(saved, k)}" for k in keys))
