@@ -441,7 +441,7 @@ def test_openpose_sequence(tmp_path):
 
 # ---------------------------------------------------------------------------------------------------- registry
 def test_licensed_assets_registry(tmp_path):
-    assert set(LICENSED_ASSETS) == {"smpl", "gmm_08", "vposer", "prohmr", "3dpw", "rich", "h36m", "surreal"}
+    assert set(LICENSED_ASSETS) == {"smpl", "gmm_08", "vposer", "prohmr", "3dpw", "rich", "h36m", "h36m_regressor", "surreal"}
     assert all(a.url.startswith("http") and a.files for a in LICENSED_ASSETS.values())
     assert all(missing for _, missing in asset_status(tmp_path))
     (tmp_path / "priors").mkdir()
@@ -457,7 +457,7 @@ def test_licensed_assets_script_check_on_empty_root(tmp_path):
     table = res.stdout.split("Data root:")[-1]
     for key in LICENSED_ASSETS:
         assert any(line.split()[:2] == [key, "missing"] for line in table.splitlines()), key
-    assert "0/8 in place" in table
+    assert f"0/{len(LICENSED_ASSETS)} in place" in table
     assert "https://rich.is.tue.mpg.de" in res.stdout
 
 
