@@ -441,7 +441,8 @@ def test_openpose_sequence(tmp_path):
 
 # ---------------------------------------------------------------------------------------------------- registry
 def test_licensed_assets_registry(tmp_path):
-    assert set(LICENSED_ASSETS) == {"smpl", "gmm_08", "vposer", "prohmr", "3dpw", "rich", "h36m", "h36m_regressor", "surreal"}
+    assert set(LICENSED_ASSETS) == {"smpl", "gmm_08", "vposer", "prohmr", "3dpw", "rich", "h36m", "h36m_regressor",
+                                    "surreal"}
     assert all(a.url.startswith("http") and a.files for a in LICENSED_ASSETS.values())
     assert all(missing for _, missing in asset_status(tmp_path))
     (tmp_path / "priors").mkdir()
