@@ -136,4 +136,3 @@ def read_surreal_info(mat_path, image_dir=None, body=None) -> Frames:
     return Frames(global_orient=surreal_global_orient(pose[:, :3], zrot), body_pose=pose[:, 3:], betas=betas,
                   transl=joints3d[:, 0] - root0, camera=camera, images=[str(video)] * T, keypoints2d=keypoints,
                   gender=gender, name=sequence, meta=meta)
-
