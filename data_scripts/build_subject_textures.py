@@ -32,7 +32,7 @@ def main(argv=None) -> int:
     from tqdm.auto import tqdm
 
     from dispkit.body import default_body, load_body_model
-    from dispkit.data.real import load_sources, parse_data_spec, subject_texture
+    from dispkit.data.real import parse_data_spec, spec_sources, subject_texture
 
     body = default_body() if args.body == "open" else load_body_model(args.body)
     textures = []
@@ -40,9 +40,7 @@ def main(argv=None) -> int:
         for kind, path, option, _ in parse_data_spec(args.data):
             if kind == "synthetic":
                 continue
-            kw = {"split": option or "train"} if kind == "3dpw" else {"image_root": option or None} \
-                if kind == "h36m" else {}
-            for s in tqdm(load_sources(kind, path, body, **kw), desc=f"{kind} textures"):
+            for s in tqdm(spec_sources(kind, path, option, body), desc=f"{kind} textures"):
                 textures.append(subject_texture(s, body, args.frames, args.size, refresh=args.refresh))
     except (FileNotFoundError, InputError) as e:
         ap.error(one_line(e))

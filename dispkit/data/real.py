@@ -55,11 +55,11 @@ import torch
 
 from dispkit import inputs
 from dispkit.body import default_body
-from dispkit.camera import Camera, box_from_points, crop_cam_to_full, crop_image
+from dispkit.camera import Camera, crop_cam_to_full, crop_image
 from dispkit.data.frames import Frames, axis_angle_to_matrix, matrix_to_axis_angle
 
 __all__ = ["DATA_KINDS", "H36M_FOCAL", "REAL_MIX", "MixedDataset", "RealFramesDataset", "Source", "h36m_translation",
-           "load_sources", "make_training_data", "parse_data_spec", "read_estimates", "subject_texture",
+           "load_sources", "make_training_data", "parse_data_spec", "read_estimates", "spec_sources", "subject_texture",
            "to_camera_frame"]
 
 #: the ``--data`` source kinds
@@ -336,6 +336,13 @@ def load_sources(kind: str, path, body=None, split: str = "train", image_root=No
     raise inputs.UnknownNameError(f"unknown data kind {kind!r}: choose one of {', '.join(DATA_KINDS)}")
 
 
+def spec_sources(kind: str, path: str, option: str, body=None) -> list[Source]:
+    """The sources of one ``--data`` entry (:func:`parse_data_spec`'s ``kind, path, option``): ``option`` is the
+    3DPW split (default ``train``) or Human3.6M's image root."""
+    kw = {"split": option or "train"} if kind == "3dpw" else {"image_root": option or None} if kind == "h36m" else {}
+    return load_sources(kind, path, body, **kw)
+
+
 # ----------------------------------------------------------------------------- textures
 def _cache_root(cache_dir=None) -> Path:
     return Path(cache_dir or os.environ.get("DISPKIT_CACHE") or "~/.cache/dispkit").expanduser() / "subject_textures"
@@ -395,7 +402,7 @@ class RealFramesDataset(torch.utils.data.Dataset):
         return self.length
 
     def __getitem__(self, index: int) -> dict:
-        from dispkit.data.training import _sample_from, one_thread
+        from dispkit.data.training import _sample_from, jittered_box, one_thread
 
         index = int(index)
         with one_thread():
@@ -420,10 +427,7 @@ class RealFramesDataset(torch.utils.data.Dataset):
             cam = src.camera.index([t])
             with torch.no_grad():
                 gt_v, init_v = self.body(**gt).vertices, self.body(**init).vertices
-                box = box_from_points(cam.project(init_v), scale=float(rng.uniform(1.15, 1.4)))
-                side = box[0, 2] - box[0, 0]
-                box = box + torch.tensor([*rng.normal(0, 0.05, 2), 0, 0], dtype=box.dtype).repeat(2)[[0, 1, 0, 1]] \
-                    * side
+                box = jittered_box(cam, init_v, rng)
                 img = src.image(t).permute(2, 0, 1)[None]
                 crop = crop_image(img, box, (self.crop, self.crop))[0]
                 item = _sample_from(self.body, gt_v, init_v, cam, box, self.crop, crop.contiguous(), src.texture)
@@ -504,9 +508,7 @@ def make_training_data(spec: str, crop: int, seed: int = 0, body=None, synthetic
                 raise ValueError("the synthetic source needs a factory (dispkit.train passes one)")
             datasets.append(synthetic())
         else:
-            kw = {"split": option or "train"} if kind == "3dpw" else {"image_root": option or None} \
-                if kind == "h36m" else {}
-            datasets.append(RealFramesDataset(load_sources(kind, path, body, **kw), crop=crop, seed=seed + 1000 * i,
+            datasets.append(RealFramesDataset(spec_sources(kind, path, option, body), crop=crop, seed=seed + 1000 * i,
                                               body=body, progress=progress, cache_dir=cache_dir))
         weights.append(weight)
     return datasets[0] if len(datasets) == 1 else MixedDataset(datasets, weights, seed)

@@ -43,8 +43,8 @@ from dispkit.data.synthetic import make_scene, sample_params, scene_params
 from dispkit.displacement import pixel_field, vertex_displacements
 from dispkit.render import render
 
-__all__ = ["INIT_MIX", "POOL_SEED0", "DisplacementDataset", "load_split", "load_texture_pool", "one_thread",
-           "scene_sample", "texture_pool", "write_split"]
+__all__ = ["INIT_MIX", "POOL_SEED0", "DisplacementDataset", "jittered_box", "load_split", "load_texture_pool",
+           "one_thread", "scene_sample", "texture_pool", "write_split"]
 
 #: how the initial estimates of training pairs are drawn (probabilities)
 INIT_MIX = {"regressor": 0.6, "gt_pose": 0.25, "perturbed": 0.15}
@@ -83,6 +83,14 @@ def _init_estimate(gt, rng, body, mode: str, distribution: str = "kit"):
         est = simulate_regressor(gt, "pare-like", rng, body)
         return {**est, "global_orient": gt["global_orient"], "body_pose": gt["body_pose"]}, "gt_pose"
     return simulate_regressor(gt, _PERTURB, rng, body), "perturbed"
+
+
+def jittered_box(cam, init_vertices, rng) -> torch.Tensor:
+    """A training sample's crop box [1,4]: the square box of the initial estimate's projection (as at test time,
+    where the GT is unknown) scaled by U(1.15, 1.4), its centre moved by N(0, 0.05) box sides."""
+    box = box_from_points(cam.project(init_vertices), scale=float(rng.uniform(1.15, 1.4)))
+    side = box[0, 2] - box[0, 0]
+    return box + torch.tensor([*rng.normal(0, 0.05, 2), 0, 0], dtype=box.dtype).repeat(2)[[0, 1, 0, 1]] * side
 
 
 def _inside_frame(box, S: int, width: int, height: int) -> torch.Tensor:
@@ -202,9 +210,7 @@ class DisplacementDataset(torch.utils.data.Dataset):
         init, source = _init_estimate(gt, rng, body, mode, self.distribution)
         with torch.no_grad():
             gt_v, init_v = body(**gt).vertices, body(**init).vertices
-            box = box_from_points(cam.project(init_v), scale=float(rng.uniform(1.15, 1.4)))
-            side = box[0, 2] - box[0, 0]
-            box = box + torch.tensor([*rng.normal(0, 0.05, 2), 0, 0], dtype=box.dtype).repeat(2)[[0, 1, 0, 1]] * side
+            box = jittered_box(cam, init_v, rng)
             if self.texture == "backprojected":
                 k = int(rng.integers(len(self.pool["true"])))
                 tex = torch.from_numpy(self.pool["true"][k].astype(np.float32) / 255.0)
