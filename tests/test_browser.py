@@ -307,10 +307,17 @@ def _screenshots(driver, name: str, tag: str = "") -> None:
 
 
 def _figure_hash(box) -> str | None:
-    from selenium.webdriver.common.by import By
+    """Hash of the interactive figure's images, read in one script: the images are replaced while the figure
+    redraws, so reading them one WebDriver call at a time races the redraw (a stale element)."""
+    from selenium.common.exceptions import StaleElementReferenceException
 
-    imgs = box.find_elements(By.CSS_SELECTOR, ".dispkit-interactive-output img")
-    return hashlib.sha1("".join(i.get_attribute("src") or "" for i in imgs).encode()).hexdigest() if imgs else None
+    try:
+        srcs = box.parent.execute_script(
+            "return Array.from(arguments[0].querySelectorAll('.dispkit-interactive-output img'))"
+            ".map(i => i.getAttribute('src') || '')", box)
+    except StaleElementReferenceException:  # the whole box was redrawn: not drawn yet
+        return None
+    return hashlib.sha1("".join(srcs).encode()).hexdigest() if srcs else None
 
 
 def _drag_slider(driver, name: str, label: str) -> tuple[str, str]:
