@@ -14,6 +14,7 @@ image, or smaller than :data:`MIN_PERSON_PIXELS`) gets no dense targets: SMPLify
 """
 from __future__ import annotations
 
+import numpy as np
 import torch
 
 from dispkit import inputs
@@ -166,37 +167,72 @@ def refine(image, init: dict, cam: Camera, texture, net="cpu", prior="gmm", body
 
 def refine_sequence(images, init: dict, cam: Camera, net="cpu", prior="gmm", body: BodyModel | None = None,
                     config: FitConfig | None = None, texture_frames: int = 8, texture_size: int = 256,
-                    batch: int = 8, progress: bool = True) -> FitResult:
+                    batch: int = 8, progress: bool = True, texture=None) -> FitResult:
     """:func:`refine` over a sequence of one person, the way the paper runs on video (§4): first the person's
     texture is back-projected (:func:`dispkit.texture.estimate_texture`) from ``texture_frames`` evenly spaced
     frames with the *initial* meshes (the GT is unknown at test time), then every frame is refined in batches
-    of ``batch``. ``images`` [T,H,W,3], float in [0,1] or ``uint8`` (converted to float / 255); ``init`` params
-    [T,...]; ``cam`` batch 1 or T. Returns one :class:`FitResult` over all frames; ``inputs`` holds ``texture``
-    and ``texture_info``. Bad inputs raise the errors of :mod:`dispkit.inputs`.
+    of ``batch``. ``images``: [T,H,W,3], float in [0,1] or ``uint8`` (converted to float / 255), or a sequence of
+    T frames ``[H,W,3]`` read one at a time (``len()`` and ``[t]``, e.g. a list or a reader of a video's frames:
+    only the texture frames and one batch are in memory at once); ``init`` params [T,...]; ``cam`` batch 1 or T.
+    ``texture``: a texture already estimated for this person (e.g. ``inputs["texture"]`` of an earlier call with
+    another prior) instead of estimating it again. Returns one :class:`FitResult` over all frames; ``inputs``
+    holds ``texture``, ``texture_info`` and ``texture_frames``. Bad inputs raise the errors of
+    :mod:`dispkit.inputs`.
     """
     from tqdm.auto import tqdm
 
     from dispkit.texture import estimate_texture
 
     body = default_body(body)
-    images = inputs.check_image(images, "images", layout="[T,H,W,3]", single=False)
-    T = images.shape[0]
+    if isinstance(images, (torch.Tensor, np.ndarray)):
+        images = inputs.check_image(images, "images", layout="[T,H,W,3]", single=False)
+        T = images.shape[0]
+
+        def frames(idx):
+            return images[idx]
+    else:
+        if not (hasattr(images, "__len__") and hasattr(images, "__getitem__")):
+            raise inputs.InputTypeError(f"images must be a [T,H,W,3] tensor or array, or a sequence of [H,W,3] "
+                                        f"frames (len() and [t]), got {type(images).__name__}")
+        T = len(images)
+        if T == 0:
+            raise inputs.EmptyBatchError("images holds no frame: a sequence needs at least one")
+
+        def frames(idx):
+            read = [inputs.check_image(images[int(t)], f"images[{int(t)}]", layout="[H,W,3]") for t in idx]
+            for t, im in zip(idx, read):
+                if im.shape[0] != 1:
+                    raise inputs.InputShapeError(f"images[{int(t)}] must be one frame [H,W,3], got "
+                                                 f"{tuple(im.shape)}")
+                inputs.check_image_camera(im, cams, f"images[{int(t)}]")
+            return torch.cat(read)
     init = inputs.check_params(init, body, B=T)
     inputs.check_camera_batch(cam, T, what="the number of frames")
-    inputs.check_image_camera(images, cam, "images")
     texture_frames = inputs.check_int(texture_frames, "texture_frames", lo=1)
     texture_size = inputs.check_int(texture_size, "texture_size", lo=1, hi=8192)
     batch = inputs.check_int(batch, "batch", lo=1)
     cams = cam.expand(T) if cam.batch_size == 1 else cam
-    with torch.no_grad():
-        verts = body(**{k: init[k] for k in PARAM_NAMES}).vertices
     model = _net(net)  # loaded once for every batch
     pick = torch.linspace(0, T - 1, min(int(texture_frames), T)).round().long().unique()
-    tex, info = estimate_texture(images[pick], verts[pick], cams.index(pick), body, size=texture_size)
+    if texture is None:
+        with torch.no_grad():
+            verts = body(**{k: init[k][pick] for k in PARAM_NAMES}).vertices
+        first = frames(pick)
+        inputs.check_image_camera(first, cams, "images")
+        tex, info = estimate_texture(first, verts, cams.index(pick), body, size=texture_size)
+        del first
+    else:
+        tex, info = inputs.check_texture(texture), {"given": True}
+        if tex.shape[0] != 1:
+            raise inputs.InputShapeError(f"texture: one person's texture [Ht,Wt,3] for the whole sequence, got "
+                                         f"{tuple(tex.shape)}")
+        tex = tex[0]
     parts = []
     for c0 in tqdm(range(0, T, batch), desc="refine", disable=not progress):
         idx = torch.arange(c0, min(T, c0 + batch))
-        parts.append(refine(images[idx], {k: init[k][idx] for k in PARAM_NAMES}, cams.index(idx),
+        chunk = frames(idx)
+        inputs.check_image_camera(chunk, cams, "images")
+        parts.append(refine(chunk, {k: init[k][idx] for k in PARAM_NAMES}, cams.index(idx),
                             tex, net=model, prior=prior, body=body, config=config))
     out = FitResult(params={k: torch.cat([r.params[k] for r in parts]) for k in parts[0].params},
                     vertices=torch.cat([r.vertices for r in parts]), joints=torch.cat([r.joints for r in parts]),

@@ -5,9 +5,10 @@
 
 For every sequence of the split (each actor of a 3DPW sequence file), the initial estimates
 (``ROOT/estimates/<seq>.npz``, :func:`dispkit.data.real.read_estimates`; ``--estimates DIR`` for another folder)
-are refined the way :func:`dispkit.pipeline.refine_sequence` does it (the texture back-projected from the initial
-meshes of 8 frames spread over the sequence, then :func:`dispkit.pipeline.refine` -- the predicted dense term and
-SMPLify with each prior -- over chunks of 16 frames, so that a full-resolution sequence never sits in memory),
+are refined with :func:`dispkit.pipeline.refine_sequence` (the texture back-projected from the initial meshes of
+8 frames spread over the sequence, then :func:`dispkit.pipeline.refine` -- the predicted dense term and SMPLify
+with each prior -- over chunks of 16 frames read as they are needed, so that a full-resolution sequence never
+sits in memory),
 and the initial and refined bodies are scored against the GT with the six metrics of
 :func:`dispkit.metrics.evaluate`, on
 
@@ -101,6 +102,19 @@ def eval_joints(vertices: torch.Tensor, joints: torch.Tensor, regressor: torch.T
     return torch.einsum("jv,bvc->bjc", regressor.to(vertices), vertices)[:, list(H36M_TO_J14)], LSP14_ROOT
 
 
+class _Frames:
+    """The images of a sequence's evaluated frames, read when asked for (``len()`` and ``[t]``)."""
+
+    def __init__(self, source, rows):
+        self.source, self.rows = source, rows
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def __getitem__(self, t: int) -> torch.Tensor:
+        return self.source.image(int(self.rows[t]))
+
+
 def evaluate_split(spec: str, out, priors=("gmm",), net="cpu", body="open", joints_regressor=None,
                    estimates_dir=None, max_frames: int = 0, fast: bool = False, progress: bool = True,
                    regressor_name: str = "pare-like", texture_frames: int = 8, chunk: int = 16) -> dict:
@@ -112,8 +126,7 @@ def evaluate_split(spec: str, out, priors=("gmm",), net="cpu", body="open", join
     from dispkit.checkpoints import load_pretrained
     from dispkit.data.real import load_sources, parse_data_spec, read_estimates, to_camera_frame
     from dispkit.fit import FitConfig
-    from dispkit.pipeline import refine
-    from dispkit.texture import estimate_texture
+    from dispkit.pipeline import refine_sequence
 
     parts = parse_data_spec(spec)
     if len(parts) != 1 or parts[0][0] != "3dpw":
@@ -159,24 +172,17 @@ def evaluate_split(spec: str, out, priors=("gmm",), net="cpu", body="open", join
         ij, _ = eval_joints(io.vertices, io.joints, J)
         res = {"init": evaluate(io.vertices, gt.vertices, ij, gj, root=root, per_frame=True)}
         t0 = time.perf_counter()
-        # the person's texture from the *initial* meshes of frames spread over the sequence (as refine_sequence),
-        # then the frames in chunks: a 3DPW sequence at 1920 x 1080 does not fit in memory at once
-        pick = np.unique(np.linspace(0, len(rows) - 1, min(texture_frames, len(rows))).round().astype(int))
-        tex, _ = estimate_texture(torch.stack([s.image(int(rows[i])) for i in pick]), io.vertices[pick],
-                                  cam.index(torch.as_tensor(pick)), bodym, size=256)
+        # refine_sequence over the frames read one chunk at a time (a 3DPW sequence at 1920 x 1080 does not fit
+        # in memory at once); the texture is estimated once, with the first prior, and reused for the others
+        frames = _Frames(s, rows)
         model = load_pretrained(net) if isinstance(net, str) else net
+        tex = None
         for prior in priors:
-            verts, joints = [], []
-            for c0 in range(0, len(rows), chunk):
-                idx = torch.arange(c0, min(len(rows), c0 + chunk))
-                images = torch.stack([s.image(int(rows[i])) for i in idx])
-                r = refine(images, {k: v[idx] for k, v in init.items()}, cam.index(idx), tex, net=model,
-                           prior=prior, body=bodym, config=config)
-                verts.append(r.vertices)
-                joints.append(r.joints)
-            rv, rj = torch.cat(verts), torch.cat(joints)
-            rj, _ = eval_joints(rv, rj, J)
-            res[f"+{prior.split(':')[0].upper()} (Ours)"] = evaluate(rv, gt.vertices, rj, gj, root=root,
+            r = refine_sequence(frames, init, cam, net=model, prior=prior, body=bodym, config=config,
+                                texture_frames=texture_frames, batch=chunk, progress=False, texture=tex)
+            tex = r.inputs["texture"]
+            rj, _ = eval_joints(r.vertices, r.joints, J)
+            res[f"+{prior.split(':')[0].upper()} (Ours)"] = evaluate(r.vertices, gt.vertices, rj, gj, root=root,
                                                                     per_frame=True)
         record = {"settings": settings, "sequence": s.name, "frames": int(len(rows)),
                   "seconds": time.perf_counter() - t0,
