@@ -77,7 +77,8 @@ LICENSED_ASSETS: dict[str, LicensedAsset] = {a.key: a for a in (
         ("RICH/bodies/*/*/*/*.pkl | RICH/*_body/*/*/*.pkl", "RICH/scan_calibration/*/calibration/*.xml",
          "RICH/images/*/*/cam_*/*"),
         "Layout of github.com/paulchhuang/rich_toolkit (bodies/<split>/<seq>/<frame>/<subject>.pkl). "
-        "Bodies are SMPL-X: also get SMPL-X (https://smpl-x.is.tue.mpg.de)."),
+        "Bodies are SMPL-X: also get SMPL-X (https://smpl-x.is.tue.mpg.de); python -m dispkit.protocol --data "
+        "rich:<root>/RICH:test needs SMPL fitted to them (smplx's transfer_model) under RICH/bodies_smpl/test/."),
     LicensedAsset(
         "h36m", "Human3.6M (SPIN's preprocessed npz and extracted frames)", "http://vision.imar.ro/human3.6m",
         ("h36m/h36m_valid_protocol1.npz | h36m/h36m_valid_protocol2.npz", "h36m/images/*.jpg"),

@@ -2,10 +2,15 @@
 
     python -m dispkit.protocol --data 3dpw:~/dispkit_data/3DPW:test --body smpl \\
         --joints-regressor ~/dispkit_data/body_models/J_regressor_h36m.npy --priors gmm,cnf --out runs/3dpw_test
+    python -m dispkit.protocol --data rich:~/dispkit_data/RICH:test --body smpl ... --out runs/rich_test
 
-For every sequence of the split (each actor of a 3DPW sequence file), the initial estimates
-(``ROOT/estimates/<seq>.npz``, :func:`dispkit.data.real.read_estimates`; ``--estimates DIR`` for another folder)
-are refined with :func:`dispkit.pipeline.refine_sequence` (the texture back-projected from the initial meshes of
+RICH (``rich:ROOT:test``, :func:`dispkit.data.real.load_sources`): each camera of a sequence is evaluated as a
+sequence of its own; the GT must be SMPL fitted to RICH's SMPL-X meshes (``ROOT/bodies_smpl/test/...``; the
+SMPL-X files are refused with that advice), the genders come from ``ROOT/gender.json``.
+
+For every sequence of the split (each actor of a 3DPW sequence file, each camera of a RICH sequence), the initial
+estimates (``ROOT/estimates/<seq>.npz``, :func:`dispkit.data.real.read_estimates`; ``--estimates DIR`` for another
+folder) are refined with :func:`dispkit.pipeline.refine_sequence` (the texture back-projected from the initial meshes of
 8 frames spread over the sequence, then :func:`dispkit.pipeline.refine` -- the predicted dense term and SMPLify
 with each prior -- over chunks of 16 frames read as they are needed, so that a full-resolution sequence never
 sits in memory),
@@ -25,8 +30,8 @@ them (and always with the open model) one model poses both, which the output say
 
 Per-sequence results are written as they finish (``OUT/sequences/<seq>.json``; a rerun with the same settings
 skips them: resumable), then ``OUT/table1.json`` and ``OUT/table1.md``: the paper's Table 1 layout (initial
-estimate, then ``+PRIOR (Ours)`` rows; frame-weighted means), with the paper's 3DPW numbers for ``--regressor``
-beside them (:data:`dispkit.paper.TABLE1`).
+estimate, then ``+PRIOR (Ours)`` rows; frame-weighted means), with the paper's 3DPW or RICH numbers for ``--regressor``
+beside them (:data:`dispkit.paper.TABLE1`, :data:`dispkit.paper.TABLE1_RICH`).
 """
 from __future__ import annotations
 
@@ -48,7 +53,7 @@ __all__ = ["H36M_TO_J14", "LSP14_ROOT", "eval_joints", "evaluate_split", "gender
 H36M_TO_J14 = (6, 5, 4, 1, 2, 3, 16, 15, 14, 11, 12, 13, 8, 10)
 #: the root of the LSP-14 joints: the mean of the right and left hips
 LSP14_ROOT = (2, 3)
-PROTOCOL_VERSION = 2
+PROTOCOL_VERSION = 3
 
 
 def load_joint_regressor(path=None, body=None) -> torch.Tensor | None:
@@ -129,8 +134,9 @@ def evaluate_split(spec: str, out, priors=("gmm",), net="cpu", body="open", join
     from dispkit.pipeline import refine_sequence
 
     parts = parse_data_spec(spec)
-    if len(parts) != 1 or parts[0][0] != "3dpw":
-        raise inputs.UnknownNameError(f"--data {spec!r}: the protocol runs over one 3DPW split (3dpw:ROOT:test)")
+    if len(parts) != 1 or parts[0][0] not in ("3dpw", "rich"):
+        raise inputs.UnknownNameError(f"--data {spec!r}: the protocol runs over one 3DPW or RICH split "
+                                      "(3dpw:ROOT:test or rich:ROOT:test)")
     kind, root, split, _ = parts[0]
     bodym = default_body() if body == "open" else load_body_model(body)
     J = load_joint_regressor(joints_regressor, bodym)
@@ -150,8 +156,9 @@ def evaluate_split(spec: str, out, priors=("gmm",), net="cpu", body="open", join
     out = Path(out).expanduser()
     (out / "sequences").mkdir(parents=True, exist_ok=True)
     gt_label = "the actors' gendered SMPL models" if gendered else f"the {bodym.name!r} model (not gendered)"
-    settings = {"version": PROTOCOL_VERSION, "priors": list(priors), "net": str(net), "body": str(body),
-                "joints": joints_label, "gt_model": gt_label, "max_frames": int(max_frames), "fast": bool(fast)}
+    settings = {"version": PROTOCOL_VERSION, "dataset": kind, "priors": list(priors), "net": str(net),
+                "body": str(body), "joints": joints_label, "gt_model": gt_label, "max_frames": int(max_frames),
+                "fast": bool(fast)}
     config = FitConfig(camera_iters=10, body_iters=40) if fast else FitConfig()
     for s in tqdm(sources, desc="sequences", disable=not progress):
         path = out / "sequences" / f"{s.name}.json"
@@ -190,10 +197,10 @@ def evaluate_split(spec: str, out, priors=("gmm",), net="cpu", body="open", join
         tmp = path.with_suffix(".json.tmp")
         tmp.write_text(json.dumps(record))
         tmp.replace(path)
-    return _table(out, sources, settings, joints_label, regressor_name)
+    return _table(out, sources, settings, joints_label, regressor_name, kind)
 
 
-def _table(out: Path, sources, settings: dict, joints_label: str, regressor_name: str) -> dict:
+def _table(out: Path, sources, settings: dict, joints_label: str, regressor_name: str, kind: str = "3dpw") -> dict:
     from dispkit import paper
 
     acc: dict = {}
@@ -207,20 +214,21 @@ def _table(out: Path, sources, settings: dict, joints_label: str, regressor_name
                 acc.setdefault(row, {}).setdefault(k, []).extend(v)
     metrics = paper.TABLE1_METRICS
     rows = {row: {k: float(np.mean(m[k])) for k in metrics} for row, m in acc.items()}
-    published = paper.TABLE1.get(regressor_name, {})
+    published = (paper.TABLE1 if kind == "3dpw" else paper.TABLE1_RICH).get(regressor_name, {})
     table = {"split": settings, "joints": joints_label, "gt_model": settings["gt_model"], "sequences": len(sources),
              "frames": frames,
              "seconds_per_frame": seconds / max(frames, 1), "rows": rows,
-             "paper_3dpw": {r: dict(published[r]) for r in rows if r in published},
+             f"paper_{kind}": {r: dict(published[r]) for r in rows if r in published},
              "paper_regressor": paper.REGRESSOR_NAMES.get(regressor_name, regressor_name)}
     (out / "table1.json").write_text(json.dumps(table, indent=1))
-    lines = [f"# Table 1 layout: {len(sources)} sequences, {frames} frames; joints: {joints_label}; GT posed with "
-             f"{settings['gt_model']}", "",
+    name = {"3dpw": "3DPW", "rich": "RICH"}[kind]
+    lines = [f"# Table 1 layout, {name} columns: {len(sources)} sequences, {frames} frames; joints: {joints_label}; "
+             f"GT posed with {settings['gt_model']}", "",
              "| row | " + " | ".join(metrics) + " |", "|---" * (len(metrics) + 1) + "|"]
     for r, m in rows.items():
         lines.append(f"| {r} | " + " | ".join(f"{m[k]:.1f}" for k in metrics) + " |")
         if r in published:
-            lines.append(f"| paper, {table['paper_regressor']} {r} | " +
+            lines.append(f"| paper ({name}), {table['paper_regressor']} {r} | " +
                          " | ".join(f"{published[r][k]:.1f}" for k in metrics) + " |")
     (out / "table1.md").write_text("\n".join(lines) + "\n")
     return table
@@ -229,7 +237,7 @@ def _table(out: Path, sources, settings: dict, joints_label: str, regressor_name
 def main(argv=None):
     ap = inputs.one_line_errors(argparse.ArgumentParser(prog="python -m dispkit.protocol",
                                                         description=__doc__.splitlines()[0]))
-    ap.add_argument("--data", required=True, help="the split: 3dpw:ROOT:test")
+    ap.add_argument("--data", required=True, help="the split: 3dpw:ROOT:test or rich:ROOT:test")
     ap.add_argument("--out", required=True, help="results folder (resumable)")
     ap.add_argument("--priors", default="gmm", help="comma-separated: gmm, vposer, cnf (or name:path)")
     ap.add_argument("--net", default="cpu", help="displacement network: a shipped name or a checkpoint")

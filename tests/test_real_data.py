@@ -13,7 +13,7 @@ from dispkit import inputs, protocol
 from dispkit.body import default_body
 from dispkit.camera import Camera, crop_cam_to_full
 from dispkit.checkpoints import body_record, check_body, model_from_checkpoint
-from dispkit.data import h36m, real, threedpw
+from dispkit.data import h36m, real, rich, threedpw
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -179,7 +179,7 @@ def test_the_protocol_evaluates_a_split_resumes_and_labels_its_joints(data, tmp_
     for m in table["rows"].values():
         assert all(np.isfinite(v) and v > 0 for v in m.values())
     assert table["paper_3dpw"]["init"]["MPJPE"] == 74.5
-    assert "| paper, PARE init |" in (out / "table1.md").read_text()
+    assert "| paper (3DPW), PARE init |" in (out / "table1.md").read_text()
     seq = sorted((out / "sequences").glob("*.json"))
     stamps = [p.stat().st_mtime_ns for p in seq]
     protocol.evaluate_split(spec, out, priors=("gmm",), fast=True, progress=False)
@@ -207,6 +207,32 @@ def test_the_protocol_evaluates_a_split_resumes_and_labels_its_joints(data, tmp_
             protocol.evaluate_split(spec, tmp_path / "e3", fast=True, progress=False)
     finally:
         (tmp_path / "moved.npz").rename(data["root"] / "3DPW" / "estimates" / "synthetic_000006.npz")
+
+
+def test_rich_sources_in_camera_coordinates_and_the_protocol_on_a_rich_split(tmp_path, body):
+    made = rich.synthetic_rich(tmp_path / "RICH", seed=11, frames=3, body=body)
+    sources = real.load_sources("rich", tmp_path / "RICH", body, split="test")
+    assert [s.name for s in sources] == [f"{made['sequence']}_cam03"], "camera 4 has no images: skipped"
+    s = sources[0]
+    assert s.gender == "male" and list(s.frame_index) == made["frame_ids"] and len(s) == 3
+    with torch.no_grad():  # the world-frame bodies come back in camera 3's coordinates
+        err = (body(**s.params).vertices - body(**made["params"]).vertices).norm(dim=-1).max()
+    assert float(err) < 2e-3, f"{float(err) * 1000:.1f} mm from the true camera-frame mesh"
+    assert s.image(1).shape == (s.camera.height, s.camera.width, 3)
+    assert s.estimate(2, 0) is not None and s.estimate(2, 0)["body_pose"].shape == (1, 69)
+    assert real.parse_data_spec(f"rich:{tmp_path}:test") == [("rich", str(tmp_path), "test", 1.0)]
+    table = protocol.evaluate_split(f"rich:{tmp_path / 'RICH'}:test", tmp_path / "out", priors=("gmm",), fast=True,
+                                    progress=False)
+    assert table["sequences"] == 1 and table["frames"] == 3 and set(table["rows"]) == {"init", "+GMM (Ours)"}
+    assert table["paper_rich"]["init"]["MPJPE"] == 106.8 and table["split"]["dataset"] == "rich"
+    md = (tmp_path / "out" / "table1.md").read_text()
+    assert "RICH columns" in md and "| paper (RICH), PARE +GMM (Ours) |" in md
+    # RICH's own SMPL-X bodies: refused with the way to get SMPL ones
+    rich.synthetic_rich(tmp_path / "RICHX", seed=11, frames=2, body=body, smplx=True)
+    with pytest.raises(inputs.FileContentError, match="transfer_model"):
+        real.load_sources("rich", tmp_path / "RICHX", body, split="test")
+    with pytest.raises(FileNotFoundError, match="bodies_smpl"):
+        real.load_sources("rich", tmp_path / "RICH", body, split="validation")
 
 
 def test_the_protocol_poses_each_actors_gt_with_the_gendered_model(tmp_path, monkeypatch):

@@ -12,6 +12,13 @@ an optional ``@weight`` (default 1; a sample comes from a source with probabilit
 ====================  ==========================================================================================
 ``3dpw:ROOT``          every ``ROOT/sequenceFiles/train/*.pkl`` (``3dpw:ROOT:validation`` for another split), each
                        actor a subject; images ``ROOT/imageFiles/<seq>/image_%05d.jpg``
+``rich:ROOT``          every sequence ``ROOT/bodies_smpl/<split>/<SEQ>`` (else ``ROOT/bodies/<split>/<SEQ>``) of
+                       ``rich:ROOT:test`` (default ``train``), each camera of the scene a subject
+                       (``<SEQ>_cam<XX>``): the layout of :func:`dispkit.data.rich.read_rich` with images
+                       ``ROOT/images/<split>/<SEQ>/cam_<XX>/`` and calibrations ``ROOT/scan_calibration/<scene>/``.
+                       The bodies must be **SMPL** (``body_pose [1,69]``: SMPL fitted to RICH's SMPL-X meshes, e.g.
+                       with smplx's ``transfer_model``); RICH's own SMPL-X files are refused with that advice.
+                       Genders from ``ROOT/gender.json`` (rich_toolkit's ``resource/gender.json``) where present
 ``surreal:ROOT``       every ``ROOT/**/<clip>_info.mat`` with its ``<clip>.mp4`` (decoded with PyAV) or a folder
                        ``<clip>/`` of extracted ``%05d.jpg`` frames beside it. **Refused for now** with the
                        reason: SURREAL's hard-coded world-to-camera matrix is a reflection (det -1), so the
@@ -63,7 +70,7 @@ __all__ = ["DATA_KINDS", "H36M_FOCAL", "REAL_MIX", "MixedDataset", "RealFramesDa
            "to_camera_frame"]
 
 #: the ``--data`` source kinds
-DATA_KINDS = ("3dpw", "surreal", "h36m", "synthetic")
+DATA_KINDS = ("3dpw", "rich", "surreal", "h36m", "synthetic")
 #: Human3.6M's focal length in pixels (its four cameras: 1145-1150 px at 1000 x 1002)
 H36M_FOCAL = 1145.0
 #: how a real sample's initial estimate is drawn where the source has estimates (probabilities)
@@ -273,6 +280,58 @@ def _source_from_frames(kind: str, name: str, fr: Frames, body, root: Path, came
                   origin=str(fr.meta.get("source", root)), keypoints2d=fr.keypoints2d, gender=fr.gender, world=world)
 
 
+def _rich_sources(path: Path, body, split: str) -> list[Source]:
+    """RICH's sequences of one split, one source per (sequence, camera) (module docstring)."""
+    import json
+
+    from PIL import Image
+
+    from dispkit.data.rich import read_rich
+
+    bodies = next((path / b / split for b in ("bodies_smpl", "bodies") if (path / b / split).is_dir()), None)
+    if bodies is None:
+        raise FileNotFoundError(f"rich:{path}: no {path / 'bodies_smpl' / split} or {path / 'bodies' / split} (the "
+                                f"RICH root holds bodies/<split>/<SEQ>/<frame>/<subject>.pkl, images/ and "
+                                f"scan_calibration/)")
+    genders = {}
+    if (path / "gender.json").is_file():
+        genders = {str(k).lstrip("0") or "0": v for k, v in json.loads((path / "gender.json").read_text()).items()}
+    out = []
+    for seq in sorted(d for d in bodies.iterdir() if d.is_dir()):
+        scene, _, rest = seq.name.partition("_")
+        subject = rest.split("_")[0]
+        if not subject.isdigit():
+            raise inputs.FileContentError(f"rich:{seq}: a sequence is named <scene>_<subject id>_<action> "
+                                          f"(e.g. Gym_013_pushup1), got {seq.name!r}")
+        calib = sorted((path / "scan_calibration" / scene / "calibration").glob("*.xml"))
+        image_dir = path / "images" / split / seq.name
+        cams = [c for c in calib if c.stem.isdigit() and (image_dir / f"cam_{int(c.stem):02d}").is_dir()]
+        if not cams:
+            raise FileNotFoundError(f"rich:{seq.name}: no camera with both a calibration "
+                                    f"({path / 'scan_calibration' / scene / 'calibration'}/<cam>.xml) and images "
+                                    f"({image_dir}/cam_<XX>/)")
+        for c in cams:
+            first = next(iter(sorted((image_dir / f"cam_{int(c.stem):02d}").iterdir())), None)
+            size = None
+            if first is not None:
+                with Image.open(first) as im:
+                    size = im.size
+            fr = read_rich(seq, c, subject, image_dir=image_dir, image_size=size,
+                           gender=genders.get(subject.lstrip("0") or "0", "neutral"),
+                           image_ext=first.suffix[1:] if first is not None else None)
+            if fr.meta["model_type"] != "smpl":
+                raise inputs.FileContentError(
+                    f"rich:{seq}: RICH's bodies are SMPL-X ({fr.meta['note']}); the kit fits and evaluates SMPL. "
+                    f"Fit SMPL to the SMPL-X meshes (smplx's transfer_model, github.com/vchoutas/smplx, with the "
+                    f"SMPL-X -> SMPL deformation transfer file from smpl-x.is.tue.mpg.de) and write them in the "
+                    f"same layout under {path / 'bodies_smpl' / split}")
+            out.append(_source_from_frames("rich", f"{seq.name}_cam{int(c.stem):02d}", fr, body, path,
+                                           frame_index=fr.meta["frame_ids"]))
+    if not out:
+        raise FileNotFoundError(f"rich:{path}: no sequence folders in {bodies}")
+    return out
+
+
 def load_sources(kind: str, path, body=None, split: str = "train", image_root=None) -> list[Source]:
     """The subjects of one dataset (module docstring), GT in camera coordinates, estimates where present."""
     body = default_body(body)
@@ -294,6 +353,8 @@ def load_sources(kind: str, path, body=None, split: str = "train", image_root=No
                 name = f.stem if person == 0 else f"{f.stem}_p{person}"
                 out.append(_source_from_frames(kind, name, fr, body, path))
         return out
+    if kind == "rich":
+        return _rich_sources(path, body, split)
     if kind == "surreal":
         from dispkit.data.surreal import read_surreal_info
 
@@ -338,8 +399,9 @@ def load_sources(kind: str, path, body=None, split: str = "train", image_root=No
 
 def spec_sources(kind: str, path: str, option: str, body=None) -> list[Source]:
     """The sources of one ``--data`` entry (:func:`parse_data_spec`'s ``kind, path, option``): ``option`` is the
-    3DPW split (default ``train``) or Human3.6M's image root."""
-    kw = {"split": option or "train"} if kind == "3dpw" else {"image_root": option or None} if kind == "h36m" else {}
+    3DPW or RICH split (default ``train``) or Human3.6M's image root."""
+    kw = ({"split": option or "train"} if kind in ("3dpw", "rich")
+          else {"image_root": option or None} if kind == "h36m" else {})
     return load_sources(kind, path, body, **kw)
 
 
@@ -487,9 +549,9 @@ def parse_data_spec(spec: str) -> list[tuple[str, str, str, float]]:
         if not rest:
             raise inputs.InputTypeError(f"--data {part!r}: give the dataset's path, e.g. {kind}:/data/{kind.upper()}")
         path, option = rest, ""
-        if kind in ("3dpw", "h36m") and ":" in rest:
+        if kind in ("3dpw", "rich", "h36m") and ":" in rest:
             path, option = rest.rsplit(":", 1)
-            if kind == "3dpw" and option not in ("train", "validation", "test"):
+            if kind in ("3dpw", "rich") and option not in ("train", "validation", "test", "val"):
                 path, option = rest, ""
         out.append((kind, str(Path(path).expanduser()), option, weight))
     return out

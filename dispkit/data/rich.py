@@ -20,7 +20,7 @@ from dispkit.data.frames import (
 from dispkit.inputs import FileContentError, InputTypeError, check_int, check_path, reads_file
 from dispkit.licensed import asset_help
 
-__all__ = ["read_opencv_xml", "read_rich"]
+__all__ = ["read_opencv_xml", "read_rich", "synthetic_rich", "write_opencv_xml"]
 
 
 @reads_file("OpenCV FileStorage XML file")
@@ -92,8 +92,9 @@ def read_rich(body_dir, calibration_xml, subject_id: int | str, image_dir=None,
     **SMPL-X is not SMPL.** ``body_pose`` is given in SMPL's layout (SMPL-X's 21 body joints, then SMPL's
     two hand joints as zeros) so that the kit's code can take it, but SMPL-X's shape space differs from
     SMPL's: the ``betas`` are not interchangeable, and the joints/vertices differ. Evaluate on RICH with
-    SMPL-X, or with SMPL parameters fitted to the SMPL-X meshes (e.g. smplx's ``transfer_model``);
-    ``meta["model_type"]`` is ``"smplx"``.
+    SMPL-X, or with SMPL parameters fitted to the SMPL-X meshes (e.g. smplx's ``transfer_model``) written in the
+    same layout (``body_pose [1,69]``, SMPL's ``betas``): ``meta["model_type"]`` says which (``"smplx"`` or
+    ``"smpl"``, from the length of ``body_pose``).
 
     Parameters
     ----------
@@ -134,6 +135,7 @@ def read_rich(body_dir, calibration_xml, subject_id: int | str, image_dir=None,
         frame_ids = [check_int(f, "frames[i]", lo=0) for f in frames]
 
     params = {k: [] for k in _RICH_BODY_KEYS}
+    raw_pose = []
     ignored: set[str] = set()
     for f in frame_ids:
         p = body_dir / f"{f:05d}" / fname
@@ -144,9 +146,14 @@ def read_rich(body_dir, calibration_xml, subject_id: int | str, image_dir=None,
         ignored.update(set(d) - set(_RICH_BODY_KEYS))
         d = {k: to_numpy(d[k]).astype(np.float32) for k in _RICH_BODY_KEYS}
         params["global_orient"].append(d["global_orient"].reshape(3))
+        raw_pose.append(d["body_pose"].reshape(-1))
         params["body_pose"].append(_smplx_body_to_smpl(d["body_pose"], p))
         params["betas"].append(pad_betas(d["betas"].reshape(-1)))
         params["transl"].append(d["transl"].reshape(3))
+    smpl_layout = [f.size == 69 for f in raw_pose]
+    if any(smpl_layout) and not all(smpl_layout):
+        raise FileContentError(f"{body_dir}: some body files hold SMPL poses [69] and others SMPL-X poses [63]: "
+                               "one model per sequence")
     params = {k: np.stack(v) for k, v in params.items()}
 
     calib = read_opencv_xml(calib_path, ("CameraMatrix", "Intrinsics"))
@@ -161,9 +168,99 @@ def read_rich(body_dir, calibration_xml, subject_id: int | str, image_dir=None,
     ext = image_ext or _RICH_IMAGE_EXT.get(scene, "png")
     root = Path(image_dir) if image_dir is not None else Path()
     images = [str(root / f"cam_{cam_id:02d}" / f"{f:05d}_{cam_id:02d}.{ext}") for f in frame_ids]
-    meta = {"model_type": "smplx", "frame_ids": np.asarray(frame_ids), "subject": fname[:-4], "camera_id": cam_id,
-            "scene": scene, "distortion": calib.get("Distortion", np.zeros(0)), "ignored_keys": sorted(ignored),
-            "note": "SMPL-X parameters: body_pose = SMPL-X's 21 body joints + 2 zero hand joints; betas are "
+    smpl = all(smpl_layout)
+    meta = {"model_type": "smpl" if smpl else "smplx", "frame_ids": np.asarray(frame_ids), "subject": fname[:-4],
+            "camera_id": cam_id, "scene": scene, "distortion": calib.get("Distortion", np.zeros(0)),
+            "ignored_keys": sorted(ignored),
+            "note": "SMPL parameters (body_pose [69]: e.g. SMPL fitted to RICH's SMPL-X meshes)" if smpl else
+                    "SMPL-X parameters: body_pose = SMPL-X's 21 body joints + 2 zero hand joints; betas are "
                     "SMPL-X's (not SMPL's)"}
     return Frames(camera=camera, images=images, gender=normalize_gender(gender), name=body_dir.name, meta=meta,
                   **params)
+
+
+def write_opencv_xml(path, matrices: dict) -> Path:
+    """Write matrices as an OpenCV ``FileStorage`` XML file (the inverse of :func:`read_opencv_xml`)."""
+    parts = []
+    for name, a in matrices.items():
+        a = np.atleast_2d(np.asarray(a, dtype=np.float64))
+        data = " ".join(f"{v:.10e}" for v in a.reshape(-1))
+        parts.append(f'<{name} type_id="opencv-matrix">\n  <rows>{a.shape[0]}</rows>\n  <cols>{a.shape[1]}</cols>\n'
+                     f"  <dt>d</dt>\n  <data>\n    {data}</data></{name}>\n")
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text('<?xml version="1.0"?>\n<opencv_storage>\n' + "".join(parts) + "</opencv_storage>\n")
+    return path
+
+
+def synthetic_rich(root, seed: int = 0, frames: int = 4, split: str = "test", regressor: str = "pare-like",
+                   body=None, subject: int = 3, gender: str = "male", smplx: bool = False,
+                   first_frame: int = 10) -> dict:
+    """A synthetic person's sequence written in RICH's layout under ``root``, for the tests and for trying the
+    RICH path without the licensed dataset:
+
+    * ``bodies_smpl/<split>/LectureHall_<subject:03d>_synthetic<seed>/<frame:05d>/<subject:03d>.pkl``: SMPL
+      parameters (``body_pose [1,69]``) in a world frame that is *not* the camera's (a rotation and a shift, as
+      RICH's multi-camera frame is not camera 3's); ``smplx=True`` writes RICH's own SMPL-X layout (``body_pose
+      [1,63]``, under ``bodies/``) instead, which the kit's RICH source refuses;
+    * ``scan_calibration/LectureHall/calibration/003.xml`` (camera 3, the one with images) and ``004.xml`` (a
+      camera without images, which is skipped);
+    * ``images/<split>/<SEQ>/cam_03/<frame:05d>_03.png``; frames numbered from ``first_frame``;
+    * ``estimates/<SEQ>_cam03.npz``: a regressor's estimates in camera 3's coordinates (``frame_index``: RICH's
+      frame numbers); ``gender.json``.
+
+    The person, poses and images are :func:`dispkit.data.synthetic.person_sequence`'s. Returns the paths and the
+    true camera-frame parameters (``params``)."""
+    import json
+    import pickle
+
+    import torch
+    from PIL import Image
+    from scipy.spatial.transform import Rotation
+
+    from dispkit.body import default_body
+    from dispkit.camera import Camera
+    from dispkit.data.real import to_camera_frame
+    from dispkit.data.regressors import simulate_regressor
+    from dispkit.data.synthetic import make_scene, person_sequence
+
+    body = default_body(body)
+    root = Path(root)
+    scene = make_scene(int(seed), regressor, body=body)
+    seq = person_sequence(scene, int(frames), body, generator=np.random.default_rng([int(seed), 9]))
+    name = f"LectureHall_{int(subject):03d}_synthetic{int(seed)}"
+    ids = list(range(int(first_frame), int(first_frame) + int(frames)))
+    # world -> camera 3: X_c = R X_w + t; the bodies are written in the world frame
+    R = Rotation.from_rotvec([0.1, 0.7, -0.05]).as_matrix().astype(np.float32)
+    t = np.array([0.3, -0.2, 1.5], np.float32)
+    T = int(frames)
+    cam_inv = Camera.from_K(scene.camera.K.expand(T, 3, 3), scene.width, scene.height,
+                            torch.from_numpy(R.T.copy()).expand(T, 3, 3), torch.from_numpy(-R.T @ t).expand(T, 3))
+    world = to_camera_frame(seq["params"], cam_inv, body)       # camera -> world, the inverse rigid motion
+    K = scene.camera.K[0].numpy()
+    calib = root / "scan_calibration" / "LectureHall" / "calibration"
+    write_opencv_xml(calib / "003.xml",
+                     {"CameraMatrix": np.concatenate([R, t[:, None]], 1), "Intrinsics": K,
+                      "Distortion": np.zeros((1, 5))})
+    write_opencv_xml(calib / "004.xml", {"CameraMatrix": np.eye(3, 4), "Intrinsics": K})
+    bodies = root / ("bodies" if smplx else "bodies_smpl") / split / name
+    for i, f in enumerate(ids):
+        pose = world["body_pose"][i].numpy()
+        d = {"global_orient": world["global_orient"][i].numpy()[None],
+             "body_pose": (pose[:63] if smplx else pose)[None], "betas": world["betas"][i].numpy()[None],
+             "transl": world["transl"][i].numpy()[None]}
+        (bodies / f"{f:05d}").mkdir(parents=True, exist_ok=True)
+        with open(bodies / f"{f:05d}" / f"{int(subject):03d}.pkl", "wb") as fh:
+            pickle.dump(d, fh, protocol=2)
+    img_dir = root / "images" / split / name / "cam_03"
+    img_dir.mkdir(parents=True, exist_ok=True)
+    for f, img in zip(ids, seq["images"]):
+        Image.fromarray((img.clamp(0, 1).numpy() * 255 + 0.5).astype(np.uint8)).save(img_dir / f"{f:05d}_03.png")
+    est = simulate_regressor(seq["params"], regressor, np.random.default_rng([int(seed), 10]), body)
+    est_path = root / "estimates" / f"{name}_cam03.npz"
+    est_path.parent.mkdir(parents=True, exist_ok=True)
+    np.savez(est_path, frame_index=np.array(ids), regressor=np.array(regressor),
+             **{k: v.numpy() for k, v in est.items()})
+    (root / "gender.json").write_text(json.dumps({f"{int(subject):03d}": gender}))
+    return {"bodies": bodies, "images": img_dir.parent, "estimates": est_path, "sequence": name,
+            "params": seq["params"], "frame_ids": ids}
