@@ -848,6 +848,9 @@ def test_command_lines_refuse_bad_arguments_in_one_line(tmp_path, capsys):
     _refused(ablation, ["--priors", f"gmm:{missing}"], "does not exist", capsys)
     _refused(ablation, ["--body-iters", "-1"], "--body-iters", capsys)
     _refused(bench_net, ["--checkpoints", missing], "neither a shipped", capsys)
+    capacity = _script("benchmarks/capacity_study.py")["main"]
+    _refused(capacity, ["--variants", "base", "huge"], "--variants", capsys)
+    _refused(capacity, ["--minutes", "0"], "--minutes must be > 0", capsys)
     licensed, convert = (_script(f"data_scripts/{n}.py")["main"] for n in ("licensed_assets", "convert_estimates"))
     _refused(licensed, ["--check", "--root", missing], "does not exist", capsys)
     _refused(licensed, ["--root", str(run / "log.csv")], "is a file", capsys)
