@@ -12,7 +12,7 @@ runs all their cells and checks what a student sees:
   interactive figure of the notebook (``dispkit.viz.interactive_figure``) is on the page;
 * every plotly figure is drawn (its element's pixels are not all one colour: the WebGL canvas of a 3D figure
   draws through SwiftShader);
-* moving one slider of notebooks 00, 02, 05 and 06 (a real drag of the handle) redraws its figure.
+* moving one slider of notebooks 00, 02, 04, 05 and 06 (a real drag of the handle) redraws its figure.
 
 The server and the browser are stopped by the fixtures' finalizers, also when a test fails. Needs Debian's
 ``chromium`` and ``chromium-driver`` and selenium; without them the module is skipped with the reason, except
@@ -52,8 +52,8 @@ DEFAULT_NOTEBOOKS = "all"
 _selection = os.environ.get("DISPKIT_BROWSER_NOTEBOOKS", DEFAULT_NOTEBOOKS).split()
 NOTEBOOKS = list_notebooks() if _selection == ["all"] else list_notebooks(only=_selection)
 # the slider each of these notebooks' test drags (a word of its label) and the figure it must redraw
-SLIDERS = {"00_quickstart": "β₀", "02_gt_displacements": "angle", "05_smplify_priors": "weight",
-           "06_texture_ablations": "strength"}
+SLIDERS = {"00_quickstart": "β₀", "02_gt_displacements": "angle", "04_pixel_to_vertex": "noise",
+           "05_smplify_priors": "weight", "06_texture_ablations": "strength"}
 RUN_TIMEOUT = 400      # seconds for one notebook's run-all (notebook 05 is the longest on a busy machine)
 SHOTS = os.environ.get("DISPKIT_BROWSER_SCREENSHOTS")
 WIDGET_MIME = "application/vnd.jupyter.widget-view+json"
