@@ -107,7 +107,7 @@ def markdown_tables(result: dict) -> str:
                              f"the zero field ({e['Ours'] / e['zero field']:.2f} x).")
             agree, differ = claims(rows)
             lines += ["", f"*Against the paper:* agrees that {'; '.join(agree) or '(nothing checked)'}. "
-                          + (f"Differs: {'; '.join(differ)} do not hold here." if differ else "No claim fails."), ""]
+                          + (f"Differs (not so here): {'; '.join(differ)}." if differ else "No claim fails."), ""]
     val = validation(result)
     if val:
         lines += ["**Validation of the calibrated detectors** (in distribution: MPJPE ratio to the initial "
