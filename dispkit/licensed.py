@@ -74,7 +74,8 @@ LICENSED_ASSETS: dict[str, LicensedAsset] = {a.key: a for a in (
         "Read a sequence with read_3dpw('<root>/3DPW/sequenceFiles/test/<seq>.pkl', image_dir='<root>/3DPW')."),
     LicensedAsset(
         "rich", "RICH (Real scenes, Interaction, Contact and Humans)", "https://rich.is.tue.mpg.de",
-        ("RICH/bodies/*/*/*/*.pkl | RICH/*_body/*/*/*.pkl", "RICH/scan_calibration/*/calibration/*.xml",
+        ("RICH/bodies_smpl/*/*/*/*.pkl | RICH/bodies/*/*/*/*.pkl | RICH/*_body/*/*/*.pkl",
+         "RICH/scan_calibration/*/calibration/*.xml",
          "RICH/images/*/*/cam_*/*"),
         "Layout of github.com/paulchhuang/rich_toolkit (bodies/<split>/<seq>/<frame>/<subject>.pkl). "
         "Bodies are SMPL-X: also get SMPL-X (https://smpl-x.is.tue.mpg.de); python -m dispkit.protocol --data "
