@@ -311,7 +311,8 @@ def _rich_sources(path: Path, body, split: str) -> list[Source]:
                                     f"({path / 'scan_calibration' / scene / 'calibration'}/<cam>.xml) and images "
                                     f"({image_dir}/cam_<XX>/)")
         for c in cams:
-            first = next(iter(sorted((image_dir / f"cam_{int(c.stem):02d}").iterdir())), None)
+            first = next((f for f in sorted((image_dir / f"cam_{int(c.stem):02d}").iterdir())
+                          if f.suffix.lower() in (".png", ".bmp", ".jpg", ".jpeg")), None)
             size = None
             if first is not None:
                 with Image.open(first) as im:
