@@ -76,7 +76,7 @@ def _plot(result: dict, path: Path) -> None:
     import matplotlib.pyplot as plt
 
     names = list(result["variants"])
-    fig, axes = plt.subplots(1, 2, figsize=(10, 3.6))
+    fig, axes = plt.subplots(1, 2, figsize=(12, 4.2))
     for ax, split in zip(axes, ("ood", "photo")):
         vals = [result["variants"][n][split]["ratio_to_zero_field"] for n in names]
         bars = ax.bar(names, vals, color=["#4c72b0" if n == "base" else "#999999" for n in names])
@@ -84,7 +84,7 @@ def _plot(result: dict, path: Path) -> None:
         ax.set_title(f"{split} split: EPE / zero field (lower is better)")
         ax.set_ylim(0, max(1.05, max(vals) * 1.1))
         ax.axhline(1.0, color="k", lw=0.7, ls=":")
-    labels = [f"{n}\n{result['variants'][n]['params'] / 1e3:.0f}k par., {result['variants'][n]['steps']} st."
+    labels = [f"{n}\n{result['variants'][n]['params'] / 1e3:.0f}k params\n{result['variants'][n]['steps']} steps"
               for n in names]
     for ax in axes:
         ax.set_xticks(range(len(names)), labels, fontsize=7)
