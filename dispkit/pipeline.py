@@ -176,7 +176,8 @@ def refine_sequence(images, init: dict, cam: Camera, net="cpu", prior="gmm", bod
     only the texture frames and one batch are in memory at once); ``init`` params [T,...]; ``cam`` batch 1 or T.
     ``texture``: a texture already estimated for this person (e.g. ``inputs["texture"]`` of an earlier call with
     another prior) instead of estimating it again. Returns one :class:`FitResult` over all frames; ``inputs``
-    holds ``texture``, ``texture_info`` and ``texture_frames``. Bad inputs raise the errors of
+    holds ``texture``, ``texture_info`` and ``texture_frames`` (the frames it was estimated from; None when given).
+    Bad inputs raise the errors of
     :mod:`dispkit.inputs`.
     """
     from tqdm.auto import tqdm
@@ -239,5 +240,5 @@ def refine_sequence(images, init: dict, cam: Camera, net="cpu", prior="gmm", bod
                     fitted=torch.cat([r.fitted for r in parts]), messages=sum((r.messages for r in parts), []),
                     seconds=sum(r.seconds for r in parts),
                     losses={s: torch.cat([r.losses[s] for r in parts], 1) for s in parts[0].losses})
-    out.inputs = {"texture": tex, "texture_info": info, "texture_frames": pick}
+    out.inputs = {"texture": tex, "texture_info": info, "texture_frames": pick if texture is None else None}
     return out

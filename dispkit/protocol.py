@@ -160,6 +160,7 @@ def evaluate_split(spec: str, out, priors=("gmm",), net="cpu", body="open", join
                 "body": str(body), "joints": joints_label, "gt_model": gt_label, "max_frames": int(max_frames),
                 "fast": bool(fast)}
     config = FitConfig(camera_iters=10, body_iters=40) if fast else FitConfig()
+    model = load_pretrained(net) if isinstance(net, str) else net  # once for every sequence
     for s in tqdm(sources, desc="sequences", disable=not progress):
         path = out / "sequences" / f"{s.name}.json"
         if path.is_file() and json.loads(path.read_text()).get("settings") == settings:
@@ -182,7 +183,6 @@ def evaluate_split(spec: str, out, priors=("gmm",), net="cpu", body="open", join
         # refine_sequence over the frames read one chunk at a time (a 3DPW sequence at 1920 x 1080 does not fit
         # in memory at once); the texture is estimated once, with the first prior, and reused for the others
         frames = _Frames(s, rows)
-        model = load_pretrained(net) if isinstance(net, str) else net
         tex = None
         for prior in priors:
             r = refine_sequence(frames, init, cam, net=model, prior=prior, body=bodym, config=config,
