@@ -142,10 +142,13 @@ def _row(prior: str, method: str, rows: dict | None = None) -> str:
 
 def texture_markdown(result: dict) -> str:
     """Markdown of Table 3 (:func:`dispkit.evaluation.texture_ablation`) beside the paper's EPE and MPJPE."""
-    lines = [f"Texture ablations on {result['n_scenes']} held-out pare-like scenes (textures back-projected from 4 "
+    where = {"ood": "out-of-distribution"}.get(result.get("split_kind", "heldout"), "held-out")
+    nets = result.get("networks")
+    trio = (" Networks: " + ", ".join(f"{k} = `{v}`" for k, v in nets.items()) + "." if nets else "")
+    lines = [f"Texture ablations on {result['n_scenes']} {where} pare-like scenes (textures back-projected from 4 "
              f"frames: coverage {result['texture_estimation']['coverage']:.2f}, error "
              f"{result['texture_estimation']['seen_mean_abs_error_255']:.1f}/255 on seen vertices). EPE in "
-             "full-image pixels, metrics in mm.", "",
+             f"full-image pixels, metrics in mm.{trio}", "",
              "| input | EPE | " + " | ".join(f"{m} ({p.upper()})" for p in result["priors"] for m in _T3)
              + " | paper EPE | paper MPJPE (VPoser) |",
              "|" + "---|" * (4 + len(_T3) * len(result["priors"]))]
