@@ -20,8 +20,8 @@ them (``--full NAME`` puts another network in the textured rows). ``--split ood`
 pare-like split of ``bench_net.py`` / ``tables.py`` instead of the held-out one.
 
 writes benchmarks/results/texture_ablation.json and .md (``texture_ablation_ood.*`` for ``--split ood``).
-Goal (issue 7): the paper's ordering -- full best, the
-wrong texture worst among textured inputs, the no-texture model still better than the initial estimate.
+Goal (issue 7): the paper's ordering -- full best, the wrong texture worst among textured inputs, the no-texture
+model still better than the initial estimate.
 """
 from __future__ import annotations
 
