@@ -69,7 +69,7 @@ class TrainConfig:
     texture: str = "backprojected"  # texture behind the RGB rendering: backprojected (§4) or simulated
     texture_pool: int = 1000       # persons in the back-projected texture pool (built once, cached)
     init: str = ""                 # start from these weights (a checkpoint path or shipped name): fine-tuning
-    distribution: str = "broad"    # training scenes: broad (dispkit.data.broad) or kit (the ID generator only)
+    distribution: str = "broad"    # training scenes: broad (dispkit.data.broad), kit (the ID generator only) or mixed
     backgrounds: str = ""          # a folder of background images (your photos) instead of the procedural ones
     precision: str = "auto"        # auto (bf16 + channels_last where the CPU/GPU has bf16 units), fp32, bf16
 
@@ -424,7 +424,7 @@ def check_config(cfg: TrainConfig, resume: bool = False) -> str:
         except (inputs.InputError, ValueError) as e:
             return inputs.one_line(e)
     choices = {"config": sorted(netmod.CONFIGS), "inputs": sorted(netmod.CHANNEL_SETS),
-               "texture": ["backprojected", "simulated"], "distribution": ["broad", "kit"],
+               "texture": ["backprojected", "simulated"], "distribution": ["broad", "kit", "mixed"],
                "precision": ["auto", "bf16", "fp32"]}
     for name, valid in choices.items():
         if getattr(cfg, name) not in valid:

@@ -60,6 +60,19 @@ def test_the_broad_dataset_is_deterministic_per_index_and_checks_its_arguments(t
         DisplacementDataset(crop=32, background_dir=tmp_path / "missing")
 
 
+def test_the_mixed_distribution_draws_the_kit_share_of_kit_scenes_and_the_rest_broad():
+    from dispkit.data import training
+
+    picks = [training._pick_distribution(np.random.default_rng([0, i, 31337]), "mixed") for i in range(2000)]
+    share = picks.count("kit") / len(picks)
+    assert set(picks) == {"kit", "broad"} and abs(share - training.KIT_SHARE) < 0.04
+    assert training._pick_distribution(np.random.default_rng(0), "broad") == "broad"
+    ds = DisplacementDataset(crop=32, seed=3, distribution="mixed", texture_size=32)
+    a, b = ds[2], ds[2]
+    assert all(torch.equal(a[k], b[k]) for k in ("image", "field", "mask")) and torch.isfinite(a["field"]).all()
+    assert not train.check_config(train.TrainConfig(distribution="mixed"))
+
+
 def test_precision_auto_follows_the_bf16_units_and_bf16_steps_train(monkeypatch):
     monkeypatch.setattr(machine, "cpu_has_bf16", lambda: False)
     assert train.resolve_precision("auto", "cpu") == "fp32"

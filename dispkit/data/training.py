@@ -14,7 +14,8 @@ Initial estimates mix, like §4 "Training": simulated regressor samples (``pare-
 ("ground-truth pose with PARE predicted shape and camera parameters"), and small random perturbations of the GT.
 ``distribution`` picks the scenes: ``"broad"`` (the default of :mod:`dispkit.train`: continuous poses, five frame
 shapes, pitch and roll, tinted lights, :mod:`dispkit.data.broad`) or ``"kit"`` (the in-distribution generator's
-12 key poses in one 320 x 240 camera, what the first shipped networks saw). The crop box comes from the
+12 key poses in one 320 x 240 camera, what the first shipped networks saw) or ``"mixed"`` (each sample broad, or
+with probability :data:`KIT_SHARE` the kit's: wide coverage without drifting away from the kit's own scenes). The crop box comes from the
 initial estimate's projection (as at test time, where the GT is unknown), jittered in scale and centre.
 Every sample is a pure function of ``(seed, index)``, computed with one torch thread and one renderer thread
 (:func:`one_thread`) whatever the process's settings: the main process, spawned DataLoader workers and resumed
@@ -47,6 +48,9 @@ __all__ = ["INIT_MIX", "POOL_SEED0", "DisplacementDataset", "jittered_box", "loa
            "one_thread", "scene_sample", "texture_pool", "write_split"]
 
 #: how the initial estimates of training pairs are drawn (probabilities)
+#: with ``distribution="mixed"``, the share of samples drawn from the kit's generator (the rest are broad)
+KIT_SHARE = 0.3
+DISTRIBUTIONS = ("kit", "broad", "mixed")
 INIT_MIX = {"regressor": 0.6, "gt_pose": 0.25, "perturbed": 0.15}
 _PERTURB = {"sigma_joint": 0.06, "sigma_global": 0.05, "sigma_betas": 0.3, "sigma_depth": 0.04, "sigma_xy": 0.015}
 _VIEW_KEYS = ("rgb", "depth", "normal", "vertex_color", "mask")
@@ -69,6 +73,14 @@ def one_thread():
     finally:
         torch.set_num_threads(old_torch)
         raster.set_num_threads(old_render)
+
+
+def _pick_distribution(rng, distribution: str) -> str:
+    """The generator of one sample: ``distribution`` itself, or for ``"mixed"`` the kit's with probability
+    :data:`KIT_SHARE` and broad otherwise (one draw of ``rng``)."""
+    if distribution != "mixed":
+        return distribution
+    return "kit" if rng.random() < KIT_SHARE else "broad"
 
 
 def _init_estimate(gt, rng, body, mode: str, distribution: str = "kit"):
@@ -133,8 +145,9 @@ class DisplacementDataset(torch.utils.data.Dataset):
         dresses the image and whose texture back-projected from 4 other frames is rendered -- the paper's way
         (§4), and what the network sees at test time.
     pool : folder of a :func:`texture_pool` (required for ``texture="backprojected"``).
-    distribution : ``"kit"`` (default here: the in-distribution generator, ``image_size`` frames) or ``"broad"``
-        (:mod:`dispkit.data.broad`; ``image_size`` is then drawn per sample).
+    distribution : ``"kit"`` (default here: the in-distribution generator, ``image_size`` frames), ``"broad"``
+        (:mod:`dispkit.data.broad`; ``image_size`` is then drawn per sample) or ``"mixed"`` (per sample, the kit's
+        with probability :data:`KIT_SHARE`, else broad).
     background_dir : a folder of background images (e.g. your own photos) instead of the procedural ones.
     """
 
@@ -154,8 +167,8 @@ class DisplacementDataset(torch.utils.data.Dataset):
             raise ValueError(f"texture must be 'simulated' or 'backprojected', got {texture!r}")
         if texture == "backprojected" and pool is None:
             raise ValueError("texture='backprojected' needs pool=<folder of dispkit.data.training.texture_pool()>")
-        if distribution not in ("kit", "broad"):
-            raise ValueError(f"distribution must be 'kit' or 'broad', got {distribution!r}")
+        if distribution not in DISTRIBUTIONS:
+            raise ValueError(f"distribution must be one of {', '.join(DISTRIBUTIONS)}, got {distribution!r}")
         self.distribution = distribution
         self.background_dir = None if not background_dir else str(background_dir)
         if self.background_dir is not None:  # fail early on a missing or empty folder
@@ -196,7 +209,8 @@ class DisplacementDataset(torch.utils.data.Dataset):
     def _make(self, index: int) -> dict:
         rng = np.random.default_rng([self.seed, index, 31337])
         body, S = self.body, self.crop
-        if self.distribution == "broad":
+        dist = _pick_distribution(rng, self.distribution)
+        if dist == "broad":
             from dispkit.data.broad import make_background_broad, sample_params_broad, shade_and_composite_broad
 
             gt, cam, meta = sample_params_broad(rng, body)
@@ -207,7 +221,7 @@ class DisplacementDataset(torch.utils.data.Dataset):
             shade, background = shade_and_composite, make_background
         modes = list(self.mix)
         mode = modes[rng.choice(len(modes), p=np.array([self.mix[m] for m in modes]) / sum(self.mix.values()))]
-        init, source = _init_estimate(gt, rng, body, mode, self.distribution)
+        init, source = _init_estimate(gt, rng, body, mode, dist)
         with torch.no_grad():
             gt_v, init_v = body(**gt).vertices, body(**init).vertices
             box = jittered_box(cam, init_v, rng)
@@ -223,7 +237,7 @@ class DisplacementDataset(torch.utils.data.Dataset):
             ccam = cam.crop(box, (S, S))
             g = render(gt_v, body, ccam, texture=tex, modalities=("rgb", "normal", "mask"))
             image, *_ = shade(g["rgb"][0], g["normal"][0], g["mask"][0], bg, rng)
-            if self.distribution == "broad":  # what lies outside the full frame is black, as crop_image pads it
+            if dist == "broad":  # what lies outside the full frame is black, as crop_image pads it
                 image = image * _inside_frame(box[0], S, *meta["image_size"])[..., None]
             item = _sample_from(body, gt_v, init_v, cam, box, S, image.permute(2, 0, 1).contiguous(), est)
         item["index"] = torch.tensor(index)
