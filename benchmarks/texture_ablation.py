@@ -12,12 +12,15 @@ network's input:
 For each: EPE of the predicted field (full-image pixels, over rendered pixels) and SMPLify (GMM and VPoser) with
 the predicted dense term; metrics in mm on the 24 SMPL joints.
 
-    python benchmarks/texture_ablation.py [--n 20] [--priors gmm vposer] [--split heldout|ood] [--full cpu_full_kit]
+    python benchmarks/texture_ablation.py [--n 20] [--priors gmm vposer] [--split heldout|ood] [--trio mixed|kit]
+                                          [--full NAME]
 
-The three networks (:data:`TRIO`) were trained on one recipe (4000 steps on the kit's scenes), so the rows compare
-inputs, not training data; the shipped ``cpu_full`` was fine-tuned further on the broad scenes and is not one of
-them (``--full NAME`` puts another network in the textured rows). ``--split ood`` runs the out-of-distribution
-pare-like split of ``bench_net.py`` / ``tables.py`` instead of the held-out one.
+The three networks of a trio (:data:`TRIOS`) were trained on one recipe, so the rows compare inputs, not training
+data: ``kit`` (4000 steps on the kit's scenes) or ``mixed`` (default: those three fine-tuned 1000 more steps on
+``--distribution mixed``, the last stage of the shipped ``cpu_full``'s recipe). The shipped ``cpu_full`` itself
+was fine-tuned much longer and is not one of them (``--full NAME`` puts another network in the textured rows).
+``--split ood`` runs the out-of-distribution pare-like split of ``bench_net.py`` / ``tables.py`` instead of the
+held-out one.
 
 writes benchmarks/results/texture_ablation.json and .md (``texture_ablation_ood.*`` for ``--split ood``).
 Goal (issue 7): the paper's ordering -- full best, the wrong texture worst among textured inputs, the no-texture
@@ -48,8 +51,10 @@ from dispkit.tables import texture_markdown
 RESULTS = ROOT / "benchmarks" / "results" / "texture_ablation.json"
 SPLITS = {"heldout": ROOT / "benchmarks" / "splits" / "heldout_pare_100.npz",
           "ood": ROOT / "benchmarks" / "splits" / "ood_pare_100.npz"}
-#: the three networks, one recipe: textured rows, no texture, texture only
-TRIO = {"cpu_full": "cpu_full_kit", "cpu_no_texture": "cpu_no_texture", "cpu_texture_only": "cpu_texture_only"}
+#: the three networks of one recipe each: textured rows, no texture, texture only
+TRIOS = {"kit": {"cpu_full": "cpu_full_kit", "cpu_no_texture": "cpu_no_texture", "cpu_texture_only": "cpu_texture_only"},
+         "mixed": {"cpu_full": "cpu_full_mixed", "cpu_no_texture": "cpu_no_texture_mixed",
+                   "cpu_texture_only": "cpu_texture_only_mixed"}}
 
 
 def main(argv=None):
@@ -57,11 +62,12 @@ def main(argv=None):
     ap.add_argument("--n", type=int, default=20)
     ap.add_argument("--priors", nargs="+", default=["gmm", "vposer"])
     ap.add_argument("--split", choices=sorted(SPLITS), default="heldout")
-    ap.add_argument("--full", default=TRIO["cpu_full"], help="the network of the textured rows (name or path)")
+    ap.add_argument("--trio", choices=sorted(TRIOS), default="mixed", help="the three networks (TRIOS)")
+    ap.add_argument("--full", default="", help="the network of the textured rows (name or path; default: the trio's)")
     add_fit_arguments(ap)
     ap.add_argument("--out", default="")
     args = ap.parse_args(argv)
-    trio = TRIO | {"cpu_full": args.full}
+    trio = TRIOS[args.trio] | ({"cpu_full": args.full} if args.full else {})
     check_args(ap, args, priors=args.priors, nets=list(trio.values()))
     split = SPLITS[args.split]
     if not split.is_file():
@@ -75,7 +81,7 @@ def main(argv=None):
     args.n = len(scenes)  # the split may hold fewer
     result = ev.texture_ablation(scenes, body, nets, args.priors, cfg, args.batch)
     result.update({"split": str(split.relative_to(ROOT)), "split_kind": args.split, "paper": paper.TABLE3,
-                   "networks": trio, "full_network": trio["cpu_full"],
+                   "networks": trio, "full_network": trio["cpu_full"], "trio": args.trio,
                    "machine": {"cpu_count": os.cpu_count(), "platform": platform.platform(),
                                "torch": torch.__version__}})
     write_result(result, args.out)

@@ -23,17 +23,28 @@ CHECKPOINT_DIR = Path(__file__).resolve().parent / "assets" / "checkpoints"
 #: shipped checkpoints: name -> (file, how it was trained)
 _TRAIN_CMD = ("python -m dispkit.train --config cpu --inputs {inputs} --steps 4000 --log-every 50 "
               "--checkpoint-every 250 --workers 1 --threads 1 --out runs/cpu_{inputs}")
+_MIXED_CMD = ("python -m dispkit.train --config cpu --inputs full --steps 2600 --lr 1e-3 --warmup 100 --seed 1 "
+              "--distribution mixed --log-every 50 --checkpoint-every 250 --workers 1 --threads 1 "
+              "--init cpu_full_broad2 --out runs/cpu_full")
+_TRIO_CMD = ("python -m dispkit.train --config cpu --inputs {inputs} --steps 1000 --lr 1e-3 --warmup 100 --seed 1 "
+             "--distribution mixed --log-every 50 --checkpoint-every 250 --workers 1 --threads 1 "
+             "--init {init} --out runs/cpu_{inputs}_mixed")
 _BROAD_CMD = ("python -m dispkit.train --config cpu --inputs full --steps 7000 --log-every 50 --checkpoint-every 250 "
-              "--workers 1 --threads 1 --init cpu_full_broad1 --out runs/cpu_full")
+              "--workers 1 --threads 1 --init cpu_full_broad1 --out runs/cpu_full_broad2")
 _BROAD1_CMD = ("python -m dispkit.train --config cpu --inputs full --steps 2400 --log-every 50 --checkpoint-every 250 "
                "--workers 1 --threads 1 --init cpu_full_kit --out runs/cpu_full_broad1  # at commit 9f87611")
 PRETRAINED = {
     "cpu": "cpu_full",  # alias
-    "cpu_full": _BROAD_CMD,        # broad scenes with the background families, fine-tuned from cpu_full_broad1
+    "cpu_full": _MIXED_CMD,          # kit + broad scenes mixed (kit share 0.3), fine-tuned from cpu_full_broad2
+    "cpu_full_broad2": _BROAD_CMD,   # broad scenes with the background families, fine-tuned from cpu_full_broad1
     "cpu_full_broad1": _BROAD1_CMD,  # the first broad scenes (kit backgrounds, one light), from cpu_full_kit
     "cpu_full_kit": _TRAIN_CMD.format(inputs="full") + " --distribution kit",   # the first cpu_full, kit scenes only
     "cpu_no_texture": _TRAIN_CMD.format(inputs="no_texture") + " --distribution kit",
     "cpu_texture_only": _TRAIN_CMD.format(inputs="texture_only") + " --distribution kit",
+    # the Table 3 trio on the last stage of cpu_full's recipe: the three above, 1000 steps on the mixed scenes
+    "cpu_full_mixed": _TRIO_CMD.format(inputs="full", init="cpu_full_kit"),
+    "cpu_no_texture_mixed": _TRIO_CMD.format(inputs="no_texture", init="cpu_no_texture"),
+    "cpu_texture_only_mixed": _TRIO_CMD.format(inputs="texture_only", init="cpu_texture_only"),
 }
 
 

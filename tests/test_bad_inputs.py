@@ -848,6 +848,7 @@ def test_command_lines_refuse_bad_arguments_in_one_line(tmp_path, capsys):
     _refused(ablation, ["--priors", f"gmm:{missing}"], "does not exist", capsys)
     _refused(ablation, ["--body-iters", "-1"], "--body-iters", capsys)
     _refused(ablation, ["--split", "train"], "invalid choice", capsys)
+    _refused(ablation, ["--trio", "paper"], "invalid choice", capsys)
     _refused(ablation, ["--full", missing], "neither a shipped", capsys)
     _refused(bench_net, ["--checkpoints", missing], "neither a shipped", capsys)
     capacity = _script("benchmarks/capacity_study.py")["main"]
