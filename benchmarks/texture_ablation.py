@@ -52,7 +52,8 @@ RESULTS = ROOT / "benchmarks" / "results" / "texture_ablation.json"
 SPLITS = {"heldout": ROOT / "benchmarks" / "splits" / "heldout_pare_100.npz",
           "ood": ROOT / "benchmarks" / "splits" / "ood_pare_100.npz"}
 #: the three networks of one recipe each: textured rows, no texture, texture only
-TRIOS = {"kit": {"cpu_full": "cpu_full_kit", "cpu_no_texture": "cpu_no_texture", "cpu_texture_only": "cpu_texture_only"},
+TRIOS = {"kit": {"cpu_full": "cpu_full_kit", "cpu_no_texture": "cpu_no_texture",
+                 "cpu_texture_only": "cpu_texture_only"},
          "mixed": {"cpu_full": "cpu_full_mixed", "cpu_no_texture": "cpu_no_texture_mixed",
                    "cpu_texture_only": "cpu_texture_only_mixed"}}
 

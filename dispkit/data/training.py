@@ -15,8 +15,9 @@ Initial estimates mix, like §4 "Training": simulated regressor samples (``pare-
 ``distribution`` picks the scenes: ``"broad"`` (the default of :mod:`dispkit.train`: continuous poses, five frame
 shapes, pitch and roll, tinted lights, :mod:`dispkit.data.broad`) or ``"kit"`` (the in-distribution generator's
 12 key poses in one 320 x 240 camera, what the first shipped networks saw) or ``"mixed"`` (each sample broad, or
-with probability :data:`KIT_SHARE` the kit's: wide coverage without drifting away from the kit's own scenes). The crop box comes from the
-initial estimate's projection (as at test time, where the GT is unknown), jittered in scale and centre.
+with probability :data:`KIT_SHARE` the kit's: the kit's scenes stay in a wide stream; the last stage of the shipped
+``cpu_full``). The crop box comes from the initial estimate's projection (as at test time, where the GT is
+unknown), jittered in scale and centre.
 Every sample is a pure function of ``(seed, index)``, computed with one torch thread and one renderer thread
 (:func:`one_thread`) whatever the process's settings: the main process, spawned DataLoader workers and resumed
 runs on one machine get bit-identical samples. (Floating-point summation order depends on the thread count, so
