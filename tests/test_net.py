@@ -68,3 +68,31 @@ def test_bad_inputs():
         m(torch.rand(1, 3, 36, 36), torch.rand(1, 10, 36, 36))
     with pytest.raises(ValueError, match="needs the 'rgb' rendering"):
         net.render_inputs({"mask": torch.ones(1, 8, 8, dtype=torch.bool), "depth": torch.ones(1, 8, 8)}, "full")
+
+
+def test_every_shipped_network_loads_with_its_config_log_and_recorded_command():
+    """Each name of PRETRAINED is a file in the package with its config.json and log.csv; its weights load into the
+    config the file names; the steps it trained, its init and its input set are those of the recorded command."""
+    import csv
+    import json
+    import shlex
+
+    from dispkit.checkpoints import CHECKPOINT_DIR, PRETRAINED, load_checkpoint, load_pretrained
+
+    names = [n for n in PRETRAINED if n != "cpu"]
+    assert PRETRAINED["cpu"] in names
+    for name in names:
+        cfg = json.loads((CHECKPOINT_DIR / f"{name}.json").read_text())
+        with open(CHECKPOINT_DIR / f"{name}.log.csv") as f:
+            log = list(csv.DictReader(f))
+        state = load_checkpoint(CHECKPOINT_DIR / f"{name}.pt")
+        words = shlex.split(PRETRAINED[name].split("#")[0])
+        flag = {a: b for a, b in zip(words, words[1:]) if a.startswith("--")}
+        assert state["step"] == int(flag["--steps"]) == cfg["train"]["steps"] == int(log[-1]["step"]), name
+        assert state["net_config"]["inputs"] == cfg["net"]["inputs"] == flag["--inputs"], name
+        init = cfg["train"].get("init") or ""
+        assert init == flag.get("--init", ""), name
+        assert init == "" or init in PRETRAINED, name
+        model = load_pretrained(name)
+        want = {k: v for k, v in cfg["net"].items() if k != "extra"}
+        assert not model.training and {k: v for k, v in model.config.to_dict().items() if k != "extra"} == want, name
