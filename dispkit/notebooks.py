@@ -25,8 +25,53 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 NOTEBOOK_DIR = REPO / "notebooks"
 
-__all__ = ["embed_plotly", "execute", "fast_mode", "list_notebooks", "main", "report", "run_all", "save_result",
-           "to_html"]
+RESULTS_DIR = REPO / "benchmarks" / "results"
+
+__all__ = ["RESULTS_DIR", "embed_plotly", "execute", "fast_mode", "list_notebooks", "load_result", "main", "report",
+           "run_all", "save_result", "to_html", "unsourced_figures"]
+
+
+_ILLUSTRATION = re.compile(r'<span class="illustration">.*?</span>', re.S)
+_COMMENT = re.compile(r"<!--.*?-->", re.S)
+_DIMENSION = re.compile(r"\d+(?:\.\d+)?\s*[×x]\s*\d+(?:\.\d+)?")
+_FIGURE = re.compile(r"(?<![\w.])[−-]?(\d+(?:\.\d+)?)\s?-?\s?(mm|cm|px|pixels?|%|×|x)(?![A-Za-z])")
+
+
+def _published_numbers() -> set[float]:
+    from dispkit import paper
+    values = set()
+    for table in (paper.TABLE1, paper.TABLE1_RICH, paper.TABLE2):
+        values |= {round(v, 6) for rows in table.values() for m in rows.values() for v in m.values()}
+    values |= {round(v, 6) for m in paper.TABLE3.values() for v in m.values() if v is not None}
+    return values
+
+
+def unsourced_figures(notebook: Path) -> list[tuple[int, str, str]]:
+    """Figures with a unit (mm, cm, px, pixels, %, ×/x) in a notebook's markdown cells that are neither one of the
+    paper's published numbers (:mod:`dispkit.paper`) nor inside an illustration, ``<span class="illustration">a
+    vertex 50 px off</span>``: ``[(cell index, figure, context)]``. Results belong in cell outputs, read from
+    ``benchmarks/results/`` when the notebook runs (:func:`load_result`); image and crop sizes written as
+    ``W × H`` are not figures."""
+    published = _published_numbers()
+    found = []
+    for i, cell in enumerate(json.loads(Path(notebook).read_text())["cells"]):
+        if cell["cell_type"] != "markdown":
+            continue
+        text = _COMMENT.sub(" ", _ILLUSTRATION.sub(" ", "".join(cell["source"])))
+        text = _DIMENSION.sub(" ", text)
+        for m in _FIGURE.finditer(text):
+            if round(float(m.group(1)), 6) in published:
+                continue
+            found.append((i, m.group(0), text[max(0, m.start() - 50):m.end() + 30].replace("\n", " ")))
+    return found
+
+
+def load_result(name: str) -> dict | None:
+    """A committed benchmark result, ``benchmarks/results/<name>.json`` (e.g. ``"net"``, ``"tables"``), or None when
+    this installation has none (a wheel without the benchmarks folder). Notebooks read every benchmark number
+    through this, so the numbers they show are the committed ones, never copied into their text."""
+    path = RESULTS_DIR / f"{name}.json"
+    return json.loads(path.read_text()) if path.is_file() else None
 
 
 def fast_mode(fast: bool) -> bool:

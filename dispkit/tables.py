@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dispkit import paper
 
-__all__ = ["SHOWN", "claims", "markdown_tables", "texture_markdown", "validation"]
+__all__ = ["SHOWN", "claims", "markdown_table", "markdown_tables", "texture_markdown", "validation"]
 
 SHOWN = ("MPJPE", "PA-MPJPE", "PVE")
 
@@ -63,6 +63,25 @@ def claims(rows: dict) -> tuple[list[str], list[str]]:
     if mpjpe("+GMM (OP*)") is not None and mpjpe("+GMM (OP)") is not None:
         check("the modified SMPLify beats SPIN's default on OpenPose", mpjpe("+GMM (OP)") < mpjpe("+GMM (OP*)"))
     return agree, differ
+
+
+def markdown_table(header, rows, digits: int = 1) -> str:
+    """A markdown table from a header (column names) and rows (sequences of cells): floats written with ``digits``
+    decimals, None as an empty cell, anything else as ``str``. The one table writer of the notebooks and reports."""
+    def cell(x):
+        if x is None:
+            return ""
+        if isinstance(x, float):
+            return f"{x:.{digits}f}"
+        return str(x)
+    header = list(header)
+    lines = ["| " + " | ".join(map(str, header)) + " |", "|" + "---|" * len(header)]
+    for row in rows:
+        row = list(row)
+        if len(row) != len(header):
+            raise ValueError(f"a row of {len(row)} cells under a header of {len(header)}: {row}")
+        lines.append("| " + " | ".join(cell(x) for x in row) + " |")
+    return "\n".join(lines)
 
 
 def _fmt(x, nd=1):

@@ -52,8 +52,8 @@ DEFAULT_NOTEBOOKS = "all"
 _selection = os.environ.get("DISPKIT_BROWSER_NOTEBOOKS", DEFAULT_NOTEBOOKS).split()
 NOTEBOOKS = list_notebooks() if _selection == ["all"] else list_notebooks(only=_selection)
 # the slider each of these notebooks' test drags (a word of its label) and the figure it must redraw
-SLIDERS = {"00_quickstart": "β₀", "02_gt_displacements": "angle", "04_pixel_to_vertex": "noise",
-           "05_smplify_priors": "weight", "06_texture_ablations": "strength"}
+SLIDERS = {"00_quickstart": "β₀", "04_gt_displacements": "angle", "06_pixel_to_vertex": "noise",
+           "07_smplify_priors": "weight", "03_textures": "strength"}
 RUN_TIMEOUT = 400      # seconds for one notebook's run-all (notebook 05 is the longest on a busy machine)
 SHOTS = os.environ.get("DISPKIT_BROWSER_SCREENSHOTS")
 WIDGET_MIME = "application/vnd.jupyter.widget-view+json"

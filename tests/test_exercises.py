@@ -43,10 +43,10 @@ def test_every_exercise_has_a_question_and_a_collapsed_solution_in_its_notebook(
 
 
 # the solutions that need nothing from their notebook but these names
-STANDALONE = ["00.focal", "00.project", "01.barycentric", "01.normal_sign", "01.crop_focal", "02.eq2_pixel",
-              "02.resolution", "04.eq5_vertex", "04.noise", "07.depth", "07.texture_meshes", "08.crop_to_full",
-              "08.paper_gain", "08.dense_weight", "03.eq3_loss", "03.zero_field", "05.gmof", "05.balance",
-              "06.median"]
+STANDALONE = ["00.focal", "00.project", "02.barycentric", "02.normal_sign", "02.crop_focal", "04.eq2_pixel",
+              "04.resolution", "06.eq5_vertex", "06.noise", "09.depth", "09.texture_meshes", "08.crop_to_full",
+              "08.paper_gain", "08.dense_weight", "05.eq3_loss", "05.zero_field", "07.gmof", "07.balance",
+              "03.median"]
 
 
 @pytest.mark.parametrize("key", STANDALONE)
@@ -75,16 +75,16 @@ def test_solutions_that_need_the_notebook_state():
     scene = make_scene(3, "pare-like", body=body)
     with torch.no_grad():
         gt, init = body(**scene.gt), body(**scene.init)
-    exec(_solutions()["02.largest_joint"], {"check": check, "body": body, "scene": scene, "gt": gt, "init": init,
+    exec(_solutions()["04.largest_joint"], {"check": check, "body": body, "scene": scene, "gt": gt, "init": init,
                                             "SMPL_JOINT_NAMES": SMPL_JOINT_NAMES,
                                             "vertex_displacements": vertex_displacements})
     table = {"epe_px": {"full (estimated texture)": 2.0, "+ noise N(0,30)": 2.1, "wrong texture": 2.4,
                         "no texture": 9.0}}
-    exec(_solutions()["06.worst_variant"], {"check": check, "table": table})
-    assert summary() == {"00.lever": True, "02.largest_joint": True, "06.worst_variant": True}
-    assert not check("06.worst_variant", "+ noise N(0,30)", table=table)
-    assert not check("06.worst_variant", "wrong texture")          # no table passed: says how
-    assert not check("02.largest_joint", "pelvis", scene=scene, body=body)
+    exec(_solutions()["05.worst_variant"], {"check": check, "table": table})
+    assert summary() == {"00.lever": True, "04.largest_joint": True, "05.worst_variant": True}
+    assert not check("05.worst_variant", "+ noise N(0,30)", table=table)
+    assert not check("05.worst_variant", "wrong texture")          # no table passed: says how
+    assert not check("04.largest_joint", "pelvis", scene=scene, body=body)
 
 
 def test_unanswered_exercises_print_the_hint(capsys):
@@ -98,7 +98,7 @@ def test_a_stub_function_is_unanswered_not_wrong():
     def stub(*args):
         ...
 
-    for key in ("00.project", "01.barycentric", "02.eq2_pixel", "04.eq5_vertex"):
+    for key in ("00.project", "02.barycentric", "04.eq2_pixel", "06.eq5_vertex"):
         v = check(key, stub, verbose=False)
         assert not v and not v.answered and "returns None" in v.message
 
@@ -107,11 +107,11 @@ def test_a_stub_function_is_unanswered_not_wrong():
     ("00.focal", 1920 + 1080, "w + h"),
     ("00.project", lambda p, w, h: (w * w + h * h) ** 0.5 * p[:, :2] / p[:, 2:], "principal point"),
     ("00.project", lambda p, w, h: p[:, :2] * (w * w + h * h) ** 0.5 + torch.tensor([w / 2, h / 2]), "depth"),
-    ("01.crop_focal", math.hypot(256, 256) * 2, "scaled up"),
-    ("02.resolution", 4, "number of pixels"),
-    ("04.noise", 0.25, "variance"),
-    ("07.depth", math.hypot(1920, 1080) / (300 * 0.9), "off by 2"),
-    ("07.texture_meshes", "gt", "no ground truth"),
+    ("02.crop_focal", math.hypot(256, 256) * 2, "scaled up"),
+    ("04.resolution", 4, "number of pixels"),
+    ("06.noise", 0.25, "variance"),
+    ("09.depth", math.hypot(1920, 1080) / (300 * 0.9), "off by 2"),
+    ("09.texture_meshes", "gt", "no ground truth"),
     ("08.crop_to_full", 64 / 160, "inverted"),
     ("08.dense_weight", 0.04, "cNF"),
     ("00.project", lambda p, w, h: 1 / 0, "ZeroDivisionError"),
@@ -127,7 +127,7 @@ def test_eq5_plain_mean_is_recognised():
         hit = (faces[face_index[fg]] == i).any(-1)
         return field[fg][hit].mean(0) if hit.any() else None
 
-    v = check("04.eq5_vertex", plain, verbose=False)
+    v = check("06.eq5_vertex", plain, verbose=False)
     assert not v and "plain mean" in v.message
 
 

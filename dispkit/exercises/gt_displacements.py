@@ -1,0 +1,81 @@
+"""Exercises of notebook 04 (keys ``"04.*"``)."""
+from __future__ import annotations
+
+import torch
+
+from dispkit.exercises._core import _as_tensor, _call, _close, _exercise, _name, _number, _random_maps
+
+
+@_exercise("04.eq2_pixel", "Write eq2_pixel(v, faces, face_index, bary, row, col): Eq. 2 for one pixel, from the "
+           "per-vertex displacements v [V,2], the triangles faces [F,3] and the maps face_index [H,W] (-1 on "
+           "background) and bary [H,W,3].",
+           "t = face_index[row, col] is the visible triangle; its vertices are faces[t]; f = sum over k of "
+           "bary[row, col, k] * v[faces[t, k]]; background pixels get (0, 0).")
+def _eq2_pixel(answer):
+    from dispkit.displacement import pixel_field
+
+    if not callable(answer):
+        return False, "pass your function itself."
+    for seed in range(3):
+        V, faces, face_index, bary, g = _random_maps(seed)
+        v = torch.randn(V, 2, generator=g, dtype=torch.float64) * 5
+        want = pixel_field(v[None], face_index[None], bary[None], faces)[0]
+        for row in range(face_index.shape[0]):
+            for col in range(face_index.shape[1]):
+                got = _as_tensor(_call(answer, v.clone(), faces.clone(), face_index.clone(), bary.clone(), row,
+                                             col)).reshape(-1)
+                if got.shape != (2,):
+                    return False, f"return a 2-vector, got shape {tuple(got.shape)}."
+                if torch.allclose(got, want[row, col], atol=1e-6):
+                    continue
+                if int(face_index[row, col]) < 0:
+                    return False, "a background pixel (face_index -1) has no triangle: its displacement is (0, 0) " \
+                                  "(and the loss mask m of Eq. 3 is 0 there)."
+                return False, f"pixel ({row}, {col}): expected the barycentric mix of its triangle's three vertex " \
+                              f"displacements, got {got.tolist()}."
+    return True, "your Eq. 2 matches dispkit.displacement.pixel_field on every pixel of three random meshes."
+
+
+@_exercise("04.largest_joint", "Which of the 24 joints has the largest Eq. 1 displacement (in image pixels) in "
+           "this notebook's scene? Pass its name and the scene: check(..., answer, scene=scene).",
+           "apply vertex_displacements to the GT and initial joints (body(**scene.gt).joints, ...) and take the "
+           "joint with the longest vector; dispkit.body.SMPL_JOINT_NAMES names them.")
+def _largest_joint(answer, scene=None, body=None):
+    from dispkit.body import SMPL_JOINT_NAMES, default_body
+    from dispkit.displacement import vertex_displacements
+
+    if scene is None:
+        return False, "pass the scene too: check('02.largest_joint', answer, scene=scene)."
+    body = default_body(body)
+    with torch.no_grad():
+        d = vertex_displacements(body(**scene.gt).joints, body(**scene.init).joints, scene.camera)[0].norm(dim=-1)
+    order = torch.argsort(d, descending=True)
+    best = SMPL_JOINT_NAMES[int(order[0])]
+    name = _name(answer)
+    if name not in SMPL_JOINT_NAMES:
+        return False, f"{answer!r} is not one of the 24 joint names (dispkit.body.SMPL_JOINT_NAMES)."
+    top = ", ".join(f"{SMPL_JOINT_NAMES[int(i)]} {float(d[i]):.1f} px" for i in order[:3])
+    if name == best:
+        return True, f"largest: {top}; pelvis {float(d[0]):.1f} px. The far ends of the kinematic chains " \
+                     "collect the errors of every joint above them."
+    rank = int((order == SMPL_JOINT_NAMES.index(name)).nonzero()[0, 0]) + 1
+    return False, f"{name} is number {rank} of 24 ({float(d[SMPL_JOINT_NAMES.index(name)]):.1f} px); measure " \
+                  "all 24 and take the longest."
+
+
+@_exercise("04.resolution", "The scene is rendered at 320 x 240. Rendered at 640 x 480 with the same full-image "
+           "camera rule, by what factor does the mean length of the Eq. 2 field change?",
+           "f = sqrt(w² + h²) doubles with the image, and pixel coordinates scale with f.")
+def _resolution(answer):
+    a = _number(answer)
+    if _close(a, 2.0, rel=0.02):
+        return True, "x2: displacements are in pixels and scale with the resolution, which is why the fit measures " \
+                     "residuals relative to the person's size (in 224-pixel-crop units, dispkit.terms.person_scale) " \
+                     "and the network's field is converted from crop to full-image pixels."
+    if _close(a, 4.0, rel=0.02):
+        return False, "the number of pixels grows 4x, but each vector's length only scales with f."
+    if _close(a, 1.0, rel=0.02):
+        return False, "the field is measured in pixels, and there are more pixels per metre now."
+    return False, f"{a:g} is not how f = sqrt(w² + h²) changes."
+
+
