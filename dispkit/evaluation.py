@@ -116,7 +116,7 @@ def detector_terms(batch: Batch, body: BodyModel, methods=DETECTOR_METHODS, open
         if "OP" in methods:
             terms["OP"] = KeypointTerm(*kp, size=size)
         if "OP*" in methods:
-            terms["OP*"] = spin_keypoint_term(*kp, size=size)
+            terms["OP*"] = spin_keypoint_term(*kp)   # SPIN's crop: set by the fit
     if "OP (COCO-18)" in methods:
         kp = obs.simulate_openpose(body, go.vertices, cam, size, _rng(batch, 1), level=openpose_level, views=views,
                                    definition=definition, mode="coco18")

@@ -84,7 +84,8 @@ class FitResult:
     params: dict
     vertices: torch.Tensor
     joints: torch.Tensor
-    losses: dict = field(default_factory=dict)    # stage -> [iterations, B] total loss per frame
+    losses: dict = field(default_factory=dict)    # stage -> [tracked iterations + 1, B]: the loss per frame
+    #                                               before each tracked step, then the stage's final loss
     fitted: torch.Tensor | None = None            # [B] bool: the frame was optimised to the end
     messages: list = field(default_factory=list)  # one string per frame ("" when fine)
     seconds: float = 0.0
@@ -95,8 +96,8 @@ def _fixed_focal_camera(body: BodyModel, params: dict, cam: Camera, cfg: FitConf
     """SPIN's camera for the fit: focal ``cfg.focal_length`` in a 224-pixel crop of ``cfg.crop_scale`` x the
     initial person. In full-image pixels that is a pinhole with f' = f_SPIN · side / 224 centred on the crop; the
     camera moves along the pelvis' viewing ray (depth x k = f' / f) so that the initial body projects where it did.
-    Returns ``(camera, back)``: ``back(params)`` moves a fitted body so that the *given* camera sees it as the
-    fit camera did (same pelvis pixel, depth / k)."""
+    Returns ``(camera, back, box)``: ``back(params)`` moves a fitted body so that the *given* camera sees it as the
+    fit camera did (same pelvis pixel, depth / k); ``box`` [B,4] is SPIN's crop in full-image pixels."""
     from dispkit.camera import person_box
 
     with torch.no_grad():
@@ -124,7 +125,7 @@ def _fixed_focal_camera(body: BodyModel, params: dict, cam: Camera, cfg: FitConf
             p_orig = torch.einsum("bji,bj->bi", R, q_orig - t)                          # back to world
             return {**fitted, "transl": fitted["transl"] + (p_orig - pel).to(fitted["transl"].dtype)}
 
-    return fit_cam, back
+    return fit_cam, back, box
 
 
 def _is_latent(prior) -> bool:
@@ -140,7 +141,10 @@ def _total(body, params, cam, data, prior, cfg: FitConfig, stage: str, init=None
     if stage == "camera":
         loss = data.camera_loss(out, cam)
         if cfg.camera_depth_weight and init is not None:
-            loss = loss + cfg.camera_depth_weight * (params["transl"][:, 2] - init["transl"][:, 2]) ** 2
+            # SPIN's depth term is on the camera-frame translation: the z row of the camera's rotation
+            R = cam.R.to(params["transl"].dtype).expand(params["transl"].shape[0], 3, 3)
+            dz = (R[:, 2] * (params["transl"] - init["transl"])).sum(-1)
+            loss = loss + cfg.camera_depth_weight * dz ** 2
     else:
         loss = data.loss(out, cam)
         loss = loss + cfg.shape_weight * params["betas"].pow(2).sum(-1)
@@ -192,8 +196,16 @@ def smplify(body: BodyModel, init: dict, cam: Camera, data: DataTerm, prior="gmm
     inputs.check_camera_batch(cam, B)
     inputs.check_data_term(data, B)
     back = None
+    crop_relative = bool(getattr(data, "crop_relative", False))
     if cfg.focal_length is not None:  # SPIN's fixed-focal crop camera (FIT_PRESETS["spin_default"])
-        cam, back = _fixed_focal_camera(body, params, cam, cfg)
+        if not crop_relative:
+            raise ValueError("the spin_default preset fits in SPIN's 224-pixel crop: give it SPIN's keypoint term "
+                             "(dispkit.terms.spin_keypoint_term), whose residuals the fit measures in that crop")
+        cam, back, box = _fixed_focal_camera(body, params, cam, cfg)
+        data = data.in_crop(box)
+    elif crop_relative:
+        raise ValueError("SPIN's keypoint term measures residuals in SPIN's 224-pixel crop: fit it with "
+                         "config=FIT_PRESETS['spin_default'] (or a FitConfig with focal_length set)")
     pose_prior = load_prior(prior) if prior is not None else None
     if pose_prior is not None and isinstance(pose_prior, torch.nn.Module):
         pose_prior = pose_prior.to(body.device)
@@ -243,9 +255,12 @@ def smplify(body: BodyModel, init: dict, cam: Camera, data: DataTerm, prior="gmm
                 for k, v in leaves.items():  # stopped / inactive frames keep their last finite parameters
                     v.data[~active] = last_good[k][~active]
                     last_good[k][active] = v.data[active]
-            if it % cfg.track_every == 0 or it == iters - 1:
+            if it % cfg.track_every == 0:
                 curve.append(per_frame.cpu())
-        losses[stage] = torch.stack(curve) if curve else torch.zeros(0, B)
+        with torch.no_grad():  # the loss the stage ends with (each entry above is the loss before its step)
+            final = _total(body, leaves, cam, data, pose_prior, cfg, stage, init_params)
+            curve.append(torch.where(active, final, torch.zeros_like(final)).cpu())
+        losses[stage] = torch.stack(curve)
         if "latent" in last_good:
             with torch.no_grad():
                 pose = pose_prior.pose_from_latent(last_good.pop("latent"), init_params)

@@ -16,7 +16,8 @@ from dispkit.body import OPENPOSE_NAMES, BodyOutput
 from dispkit.camera import Camera
 
 __all__ = ["DATA_WEIGHTS", "HIPS", "REFERENCE_SIZE", "SPIN_IGNORED", "TORSO", "DataTerm", "DensePoseTerm",
-           "DenseTerm", "KeypointTerm", "bending_term", "gmof", "person_scale", "spin_keypoint_term"]
+           "DenseTerm", "KeypointTerm", "SpinKeypointTerm", "bending_term", "gmof", "person_scale",
+           "spin_keypoint_term"]
 
 REFERENCE_SIZE = 224.0  # residuals are measured as if the person filled a 224-pixel crop (SPIN's fitting size)
 
@@ -160,6 +161,8 @@ class DensePoseTerm(DataTerm):
 # differ between OpenPose and SMPL). ``ignore`` makes that choice explicit.
 TORSO = ("RShoulder", "LShoulder", "RHip", "LHip")
 HIPS = ("MidHip", "RHip", "LHip")
+#: the OpenPose joints SPIN's SMPLify leaves out of its body stage (their definitions differ from SMPL's)
+SPIN_IGNORED = ("Neck", "RHip", "LHip")
 
 
 class KeypointTerm(DataTerm):
@@ -170,8 +173,12 @@ class KeypointTerm(DataTerm):
     definitions differ), ``min_confidence`` below which a keypoint counts as missing.
     """
 
+    #: True for SPIN's term (:func:`spin_keypoint_term`): residuals in SPIN's 224-pixel crop, whose side
+    #: :func:`dispkit.fit.smplify` sets from the ``spin_default`` preset's crop (:meth:`in_crop`)
+    crop_relative: bool = False
+
     def __init__(self, keypoints, confidence=None, size=None, weight: float = 5.0, sigma: float = 100.0,
-                 ignore=HIPS, min_confidence: float = 0.1, camera_robust: bool = True):
+                 ignore=HIPS, min_confidence: float = 0.1):
         kp = torch.as_tensor(keypoints)
         if kp.ndim != 3 or kp.shape[1:] != (25, 2):
             raise ValueError(f"keypoints must be [B,25,2] (BODY_25 order), got {tuple(kp.shape)}")
@@ -192,7 +199,6 @@ class KeypointTerm(DataTerm):
         self.valid = (self.confidence > 0).any(1)
         self.scale = person_scale(size, kp.shape[0], kp.device, kp.dtype)
         self.weight, self.sigma = float(weight), float(sigma)
-        self.camera_robust = bool(camera_robust)
 
     def _term(self, out, cam, conf):
         proj = cam.project(out.openpose)
@@ -207,24 +213,79 @@ class KeypointTerm(DataTerm):
         # the torso joints when they were detected, else every confident joint
         has_torso = (self.torso_confidence > 0).any(1, keepdim=True)
         conf = torch.where(has_torso, self.torso_confidence, self.confidence)
-        if self.camera_robust:
-            return self._term(out, cam, conf)
-        # SPIN's camera stage: plain squared errors of the detected torso joints, confidences not used
-        proj = cam.project(out.openpose)
-        r = (proj - self.keypoints.to(proj.dtype)) * self.scale.to(proj.dtype)[:, None, None]
-        sq = (r ** 2).sum(-1)
-        return self.weight * torch.where(conf > 0, sq, torch.zeros_like(sq)).sum(1)
+        return self._term(out, cam, conf)
 
 
-#: the OpenPose joints SPIN's SMPLify leaves out of its body stage (their definitions differ from SMPL's)
-SPIN_IGNORED = ("Neck", "RHip", "LHip")
+class SpinKeypointTerm(KeypointTerm):
+    """The keypoint term of SPIN's default SMPLify, with SPIN's conventions (made by :func:`spin_keypoint_term`).
+
+    * Residuals are measured in SPIN's 224-pixel person crop: :func:`dispkit.fit.smplify` with the
+      ``spin_default`` preset computes the crop and calls :meth:`in_crop`; used with any other fit it is refused.
+    * Body stage: ``Σ_j c_j² ρ(π(J_j) − x_j)``, weight 1, confidences as given (no cut), Neck and both hips
+      left out (:data:`SPIN_IGNORED`).
+    * Camera stage: plain squared errors (no ρ, no confidence) of the four OpenPose torso joints (RHip, LHip,
+      RShoulder, LShoulder) when all four are detected, else of the dataset's GT torso joints: ``gt_torso``
+      [B,4,2] full-image pixels in that order, compared with the body model's own hip and shoulder joints. Without
+      ``gt_torso`` SPIN's zero-filled GT keypoints are what it compares against: the crop's top-left corner.
+    """
+
+    crop_relative = True
+
+    def __init__(self, keypoints, confidence=None, gt_torso=None):
+        super().__init__(keypoints, confidence, size=None, weight=1.0, ignore=SPIN_IGNORED, min_confidence=0.0)
+        self.all_torso = (self.torso_confidence[:, self._torso_index] > 0).all(1)              # [B]
+        if gt_torso is not None:
+            gt_torso = torch.as_tensor(gt_torso, device=self.keypoints.device, dtype=self.keypoints.dtype)
+            if gt_torso.shape != (self.keypoints.shape[0], 4, 2):
+                raise ValueError(f"gt_torso must be [B,4,2] (RHip, LHip, RShoulder, LShoulder), got "
+                                 f"{tuple(gt_torso.shape)}")
+        self.gt_torso = gt_torso
+        self.crop_origin = None
+
+    _torso_index = [OPENPOSE_NAMES.index(n) for n in ("RHip", "LHip", "RShoulder", "LShoulder")]
+    #: the body model's joints SPIN's GT torso keypoints stand for (SMPL joint order)
+    _model_torso = (2, 1, 17, 16)   # right_hip, left_hip, right_shoulder, left_shoulder
+
+    def in_crop(self, box: torch.Tensor) -> SpinKeypointTerm:
+        """A copy whose residuals are in pixels of the 224-pixel crop ``box`` [B,4] (full-image x0, y0, x1, y1)."""
+        import copy
+
+        term = copy.copy(self)
+        side = (box[:, 2] - box[:, 0]).to(self.keypoints)
+        term.scale = person_scale(side, self.keypoints.shape[0], self.keypoints.device, self.keypoints.dtype)
+        term.crop_origin = box[:, :2].to(self.keypoints)
+        return term
+
+    def _check_crop(self):
+        if self.crop_origin is None:
+            raise ValueError("SPIN's keypoint term measures residuals in SPIN's 224-pixel crop: fit it with "
+                             "dispkit.fit.smplify(..., config=FIT_PRESETS['spin_default']), which sets the crop")
+
+    def loss(self, out, cam):
+        self._check_crop()
+        return super().loss(out, cam)
+
+    def camera_loss(self, out, cam):
+        self._check_crop()
+        proj = cam.project(out.openpose[:, self._torso_index])
+        r_op = (proj - self.keypoints[:, self._torso_index].to(proj.dtype)) * self.scale.to(proj.dtype)[:, None, None]
+        model = cam.project(out.joints[:, list(self._model_torso)])
+        gt = self.gt_torso if self.gt_torso is not None else self.crop_origin[:, None, :].expand(-1, 4, -1)
+        r_gt = (model - gt.to(model.dtype)) * self.scale.to(model.dtype)[:, None, None]
+        sq = torch.where(self.all_torso.to(proj.device)[:, None], (r_op ** 2).sum(-1), (r_gt ** 2).sum(-1))
+        return self.weight * sq.sum(1)
 
 
-def spin_keypoint_term(keypoints, confidence=None, size=None) -> KeypointTerm:
-    """The keypoint term of SPIN's default SMPLify (with ``fit.FIT_PRESETS["spin_default"]``): weight 1, the joints
-    of :data:`SPIN_IGNORED` left out of the body stage, the camera fitted to the torso (both hips and shoulders)
-    with plain squared errors."""
-    return KeypointTerm(keypoints, confidence, size=size, weight=1.0, ignore=SPIN_IGNORED, camera_robust=False)
+def spin_keypoint_term(keypoints, confidence=None, gt_torso=None, **unexpected) -> SpinKeypointTerm:
+    """The keypoint term of SPIN's default SMPLify (:class:`SpinKeypointTerm`; fit it with
+    ``fit.FIT_PRESETS["spin_default"]``, which sets SPIN's 224-pixel crop). ``keypoints`` [B,25,2] full-image pixels,
+    ``confidence`` [B,25] as the detector gives them, ``gt_torso`` [B,4,2] the camera stage's fallback."""
+    if "size" in unexpected:
+        raise TypeError("spin_keypoint_term takes no size: SPIN measures residuals in its 224-pixel crop, whose side "
+                        "dispkit.fit.smplify sets from the spin_default preset")
+    if unexpected:
+        raise TypeError(f"unexpected arguments {sorted(unexpected)}")
+    return SpinKeypointTerm(keypoints, confidence, gt_torso)
 
 
 # elbows and knees in body_pose (axis-angle, 23 joints x 3): SMPLify's bending term, with its signs

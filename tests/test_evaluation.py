@@ -104,7 +104,7 @@ def test_the_ood_split_shares_no_pose_family_and_no_error_model_with_training(bo
 def test_spin_default_runs_and_its_camera_round_trip_is_exact(body, scenes):
     batch = ev.Batch.from_scenes(scenes[:2], body)
     kp, conf = obs.simulate_openpose(body, batch.go.vertices, batch.cam, batch.size, 0)
-    term = terms.spin_keypoint_term(kp, conf, size=batch.size)
+    term = terms.spin_keypoint_term(kp, conf)
     cfg = fit.FIT_PRESETS["spin_default"]
     none = fit.smplify(body, batch.init, batch.cam, term, prior="gmm",
                        config=fit.FitConfig(**{**vars(cfg), "camera_iters": 0, "body_iters": 0}))

@@ -95,7 +95,7 @@ def test_dense_fit_recovers_the_pose_and_frames_are_independent(body):
     after = mpjpe(r.joints, out_gt.joints)
     assert r.fitted.all() and r.messages == ["", ""]
     assert float(after.max()) < 0.5 * float(before.min()), (before, after)
-    assert set(r.losses) == {"camera", "body"} and r.losses["body"].shape == (FAST.body_iters, 2)
+    assert set(r.losses) == {"camera", "body"} and r.losses["body"].shape == (FAST.body_iters + 1, 2)
     assert (r.losses["body"][-1] < r.losses["body"][0]).all()
     # the same frame alone gives the same fit (Adam is elementwise; losses do not mix frames)
     one = fit.smplify(body, {k: v[1:] for k, v in init.items()}, cam,
