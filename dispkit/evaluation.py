@@ -6,8 +6,9 @@ that a number in a notebook and the same number in a benchmark come from one cod
 * :class:`Batch` -- scenes of one split stacked over B (one camera), with GT / initial bodies and person sizes.
 * :func:`detector_terms` -- the baselines' data terms: ``OP GT`` and ``Ours GT`` (Table 2), ``OP`` (the simulated
   OpenPose, :func:`dispkit.data.observations.simulate_openpose`, BODY_25), ``OP (COCO-18)``, ``OP*`` (the same
-  detections for SPIN's default SMPLify), ``OP (oracle)`` (the old error-aware detector, a sensitivity setting)
-  and ``DP`` (simulated DensePose).
+  detections for SPIN's default SMPLify), ``OP (oracle)`` (the old error-aware detector, a sensitivity setting),
+  ``BlazePose`` (a real detector, :mod:`dispkit.detectors`, on the scenes' images) and ``DP`` (simulated
+  DensePose).
 * :func:`predicted_terms` -- ``Ours``: the network's field through :func:`dispkit.pipeline.predicted_dense_term`,
   its EPE against the GT field, and what-if rows with a scaled error.
 * :func:`fit_rows` / :func:`evaluate_split` -- SMPLify per method and prior, scored with the six metrics.
@@ -38,8 +39,8 @@ __all__ = ["DETECTOR_METHODS", "KIND", "METRICS", "TEXTURE_VARIANTS", "Batch", "
 METRICS = ("MPJPE", "PA-MPJPE", "N-MPJPE", "PVE", "PA-PVE", "N-PVE")
 #: the data term kind of each method (for :data:`dispkit.terms.DATA_WEIGHTS`)
 KIND = {"OP GT": "keypoints", "Ours GT": "dense", "OP": "keypoints", "OP (COCO-18)": "keypoints", "OP*": "keypoints",
-        "OP (oracle)": "keypoints", "DP": "densepose", "Ours": "dense"}
-DETECTOR_METHODS = ("OP GT", "Ours GT", "OP", "OP (COCO-18)", "OP*", "OP (oracle)", "DP")
+        "OP (oracle)": "keypoints", "DP": "densepose", "Ours": "dense", "BlazePose": "keypoints"}
+DETECTOR_METHODS = ("OP GT", "Ours GT", "OP", "OP (COCO-18)", "OP*", "OP (oracle)", "DP", "BlazePose")
 
 
 @dataclass
@@ -124,6 +125,11 @@ def detector_terms(batch: Batch, body: BodyModel, methods=DETECTOR_METHODS, open
     if "OP (oracle)" in methods:
         kp = obs.simulate_keypoints_oracle(cam.project(go.openpose), size, _rng(batch, 2))
         terms["OP (oracle)"] = KeypointTerm(*kp, size=size)
+    if "BlazePose" in methods:  # the real detector on the scenes' images (dispkit.detectors; cached per image)
+        from dispkit.detectors import BlazePose
+
+        kp, conf = BlazePose()(torch.stack([s.image for s in batch.scenes]))
+        terms["BlazePose"] = KeypointTerm(kp.to(cam.dtype), conf.to(cam.dtype), size=size)
     if "DP" in methods:
         dp = obs.simulate_densepose(views, size, generator=_rng(batch, 3), level=densepose_level, body=body)
         terms["DP"] = DensePoseTerm(dp["pixels"], dp["face_index"], dp["bary"], body.faces, dp["valid"], size=size)

@@ -9,12 +9,19 @@ from __future__ import annotations
 
 from dispkit import paper
 
-__all__ = ["SHOWN", "claims", "markdown_table", "markdown_tables", "texture_markdown", "validation"]
+__all__ = ["REAL_DETECTOR", "SHOWN", "claims", "markdown_table", "markdown_tables", "sweep_position",
+           "texture_markdown", "validation"]
 
 SHOWN = ("MPJPE", "PA-MPJPE", "PVE")
 
 
+#: the kit's real-detector rows stand beside the paper's OpenPose rows (the paper ran OpenPose, the kit BlazePose)
+REAL_DETECTOR = {"(BlazePose)": "(OP)"}
+
+
 def _paper_row(regressor: str, row: str) -> dict | None:
+    for mine, theirs in REAL_DETECTOR.items():
+        row = row.replace(mine, theirs)
     for table in (paper.TABLE1, paper.TABLE2):
         if row in table.get(regressor, {}):
             return table[regressor][row]
@@ -28,10 +35,10 @@ def validation(result: dict, split: str = "id") -> list[dict]:
     for reg, r in result.get("splits", {}).get(split, {}).items():
         rows, preg = r["rows"], r.get("paper_regressor", reg)
         for name, row in rows.items():
-            if not any(f"({m})" in name for m in ("OP", "OP*", "DP")):
+            if not any(f"({m})" in name for m in ("OP", "OP*", "DP", "BlazePose")):
                 continue
             ratio = row["MPJPE"] / rows["init"]["MPJPE"]
-            p = paper.ratio_to_init(preg, name)
+            p = paper.ratio_to_init(preg, name.replace("(BlazePose)", "(OP)"))
             out.append({"estimator": reg, "row": name, "kit_ratio": ratio, "paper_ratio": p,
                         "calibration_row": preg == "pare-like" and name in ("+GMM (OP)", "+GMM (DP)")})
     return out
@@ -54,10 +61,13 @@ def claims(rows: dict) -> tuple[list[str], list[str]]:
               mpjpe("+GMM (Ours GT)") < mpjpe("+GMM (OP GT)"))
     for prior in ("GMM", "VPOSER", "CNF"):
         ours, op, dp = mpjpe(f"+{prior} (Ours)"), mpjpe(f"+{prior} (OP)"), mpjpe(f"+{prior} (DP)")
+        real = mpjpe(f"+{prior} (BlazePose)")
         if ours is not None:
             check(f"Ours + {prior} improves on the initial estimate", ours < init)
             if op is not None:
                 check(f"Ours + {prior} beats OpenPose + {prior}", ours < op)
+            if real is not None:
+                check(f"Ours + {prior} beats the real detector (BlazePose) + {prior}", ours < real)
             if dp is not None:
                 check(f"Ours + {prior} beats DensePose + {prior}", ours < dp)
     if mpjpe("+GMM (OP*)") is not None and mpjpe("+GMM (OP)") is not None:
@@ -93,7 +103,10 @@ def markdown_tables(result: dict) -> str:
     the validation of the detectors and the noise sweep's summary."""
     lines = [f"Synthetic scenes ({result.get('n_scenes', '?')} per split and estimator), open body model, 24 SMPL "
              "joints, mm. *paper*: the paper's number for the same row on 3DPW (its estimator: PARE for pare-like, "
-             "ProHMR for prohmr-like, HMR+ for hmr-like); *ratio*: the row's MPJPE / the initial MPJPE.", ""]
+             "ProHMR for prohmr-like, HMR+ for hmr-like; beside a BlazePose row, the paper's OpenPose row); *ratio*: "
+             "the row's MPJPE / the initial MPJPE.", ""]
+    if result.get("real_detector") not in (None, "BlazePose"):
+        lines += [f"Real-detector (BlazePose) rows: {result['real_detector']}.", ""]
     cal = result.get("calibration")
     if cal:
         lines += ["**Detector calibration** (calibration scenes apart from both splits; one noise level each):", ""]
@@ -139,14 +152,36 @@ def markdown_tables(result: dict) -> str:
     for name, sw in result.get("noise_sweep", {}).items():
         lines += [f"**Noise sweep, {name}** ({sw['n_scenes']} scenes; MPJPE of the keypoint fit at factor x the "
                   "calibrated OpenPose noise; `noise_sweep.png`)", "",
-                  "| prior | " + " | ".join(f"x{f:g}" for f in sw["factors"]) + " | Ours (predicted) | Ours GT |",
-                  "|" + "---|" * (len(sw["factors"]) + 3)]
+                  "| prior | " + " | ".join(f"x{f:g}" for f in sw["factors"]) +
+                  " | Ours (predicted) | Ours GT | BlazePose | BlazePose at |",
+                  "|" + "---|" * (len(sw["factors"]) + 5)]
         for p, curve in sw["curves"].items():
             ref = sw["reference"].get(p, {})
-            ours, gt = (_fmt(ref.get(k, {}).get("MPJPE")) for k in ("Ours", "Ours GT"))
-            lines.append(f"| {p.upper()} | " + " | ".join(f"{c['MPJPE']:.1f}" for c in curve) + f" | {ours} | {gt} |")
+            ours, gt, bp = (_fmt(ref.get(k, {}).get("MPJPE")) for k in ("Ours", "Ours GT", "BlazePose"))
+            at = sweep_position(sw, p)
+            lines.append(f"| {p.upper()} | " + " | ".join(f"{c['MPJPE']:.1f}" for c in curve) +
+                         f" | {ours} | {gt} | {bp} | {'' if at is None else f'x{at:.2f}'} |")
+        if any(sweep_position(sw, p) is not None for p in sw["curves"]):
+            lines.append("\n*BlazePose at*: the simulated OpenPose noise level (x the calibrated one) at which the "
+                         "simulated keypoint fit is as accurate as the fit to the real detector's keypoints "
+                         "(interpolated along the sweep; blank outside it).")
         lines.append("")
     return "\n".join(lines)
+
+
+def sweep_position(sweep: dict, prior: str) -> float | None:
+    """Where the real detector falls on the noise sweep: the factor x the calibrated OpenPose level at which the
+    simulated keypoint fit with ``prior`` has the BlazePose fit's MPJPE (linear interpolation; None outside)."""
+    target = sweep.get("reference", {}).get(prior, {}).get("BlazePose", {}).get("MPJPE")
+    curve = sweep.get("curves", {}).get(prior)
+    if target is None or not curve:
+        return None
+    for a, b in zip(curve, curve[1:]):
+        lo, hi = sorted((a["MPJPE"], b["MPJPE"]))
+        if lo <= target <= hi and hi > lo:
+            w = (target - a["MPJPE"]) / (b["MPJPE"] - a["MPJPE"])
+            return a["factor"] + w * (b["factor"] - a["factor"])
+    return None
 
 
 _T3 = ("MPJPE", "PA-MPJPE", "PVE", "PA-PVE")

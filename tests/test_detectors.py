@@ -1,0 +1,84 @@
+"""The real keypoint detector (dispkit.detectors): BlazePose's 33 landmarks mapped to BODY_25, on the kit's
+renderings; the mapping and the 'not installed' path are tested without MediaPipe."""
+import numpy as np
+import pytest
+import torch
+
+from dispkit import detectors
+from dispkit.body import OPENPOSE_NAMES
+
+needs_mediapipe = pytest.mark.skipif(not detectors.available(), reason=detectors.missing_message())
+
+
+def test_the_mapping_reads_each_body25_keypoint_from_its_landmarks():
+    lm = np.arange(33 * 2, dtype=float).reshape(33, 2)
+    vis = np.linspace(0.1, 0.99, 33)
+    kp, conf = detectors.to_body25(lm, vis)
+    names = detectors.BLAZEPOSE_NAMES
+    j = OPENPOSE_NAMES.index
+    np.testing.assert_allclose(kp[j("RWrist")], lm[names.index("right_wrist")])
+    shoulders = lm[names.index("left_shoulder")] + lm[names.index("right_shoulder")]
+    np.testing.assert_allclose(kp[j("Neck")], shoulders / 2)
+    assert conf[j("MidHip")] == pytest.approx(min(vis[names.index("left_hip")], vis[names.index("right_hip")]))
+    assert conf[j("LSmallToe")] == 0 and conf[j("RSmallToe")] == 0 and (kp[j("LSmallToe")] == 0).all()
+    assert set(detectors.BODY25_FROM_BLAZEPOSE) <= set(OPENPOSE_NAMES)
+    # left is the person's left in both skeletons
+    assert detectors.BODY25_FROM_BLAZEPOSE["LKnee"] == ("left_knee",)
+
+
+def test_without_mediapipe_the_message_says_how_to_install(monkeypatch):
+    monkeypatch.setattr(detectors, "available", lambda: False)
+    with pytest.raises(ImportError, match="--no-deps mediapipe"):
+        detectors.BlazePose()
+
+
+@needs_mediapipe
+def test_blazepose_finds_the_rendered_person_near_the_gt_keypoints(body, tmp_path, monkeypatch):
+    from dispkit.data.synthetic import make_scene
+
+    monkeypatch.setenv("DISPKIT_CACHE", str(tmp_path))
+    scenes = [make_scene(800_000 + k, "pare-like", body=body) for k in range(3)]
+    det = detectors.BlazePose()
+    kp, conf = det(torch.stack([s.image for s in scenes]))
+    assert kp.shape == (3, 25, 2) and conf.shape == (3, 25)
+    with torch.no_grad():
+        gt = torch.cat([s.camera.project(body(**s.gt).openpose) for s in scenes])
+    limbs = [OPENPOSE_NAMES.index(n) for n in ("RShoulder", "LShoulder", "RElbow", "LElbow", "RKnee", "LKnee",
+                                               "RAnkle", "LAnkle")]
+    err = (kp - gt)[:, limbs].norm(dim=-1)
+    height = gt[..., 1].amax(1) - gt[..., 1].amin(1)
+    assert (conf[:, limbs] > 0.5).float().mean() > 0.8
+    assert float((err.median(1).values / height).max()) < 0.06      # a few percent of the person's height
+    # cached: the second call reads the files, with the same result
+    assert len(list((tmp_path / "detections" / "blazepose").glob("*.npz"))) == 3
+    kp2, conf2 = detectors.BlazePose()(torch.stack([s.image for s in scenes]))
+    torch.testing.assert_close(kp2, kp)
+    # an image without a person: every confidence 0
+    _, c0 = det(torch.zeros(1, 240, 320, 3))
+    assert float(c0.max()) == 0.0
+
+
+@needs_mediapipe
+def test_blazepose_rows_in_the_evaluation_layer(body):
+    from dispkit import evaluation as ev
+    from dispkit.data.synthetic import make_scene
+
+    scenes = [make_scene(800_010 + k, "pare-like", body=body) for k in range(2)]
+    batch = ev.Batch.from_scenes(scenes, body)
+    terms = ev.detector_terms(batch, body, ["BlazePose"])
+    assert terms["BlazePose"].valid.all() and ev.KIND["BlazePose"] == "keypoints"
+
+
+def test_where_the_real_detector_falls_on_the_noise_sweep():
+    from dispkit.tables import markdown_tables, sweep_position
+
+    sw = {"factors": [0.0, 1.0, 2.0], "n_scenes": 2, "openpose_level": 1.0,
+          "curves": {"gmm": [{"factor": 0.0, "MPJPE": 40.0, "PVE": 50.0}, {"factor": 1.0, "MPJPE": 60.0, "PVE": 70.0},
+                             {"factor": 2.0, "MPJPE": 80.0, "PVE": 90.0}]},
+          "reference": {"init": {"MPJPE": 70.0, "PVE": 80.0}, "gmm": {"BlazePose": {"MPJPE": 65.0, "PVE": 75.0}}}}
+    assert sweep_position(sw, "gmm") == pytest.approx(1.25)
+    sw["reference"]["gmm"]["BlazePose"]["MPJPE"] = 95.0
+    assert sweep_position(sw, "gmm") is None                    # outside the sweep
+    md = markdown_tables({"n_scenes": 2, "splits": {}, "noise_sweep": {"id pare-like": sw},
+                          "real_detector": "not installed"})
+    assert "BlazePose at" in md and "not installed" in md
