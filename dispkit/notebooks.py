@@ -28,7 +28,7 @@ NOTEBOOK_DIR = REPO / "notebooks"
 RESULTS_DIR = REPO / "benchmarks" / "results"
 
 __all__ = ["RESULTS_DIR", "embed_plotly", "execute", "fast_mode", "list_notebooks", "load_result", "main", "report",
-           "run_all", "save_result", "to_html", "unsourced_figures"]
+           "run_all", "save_result", "to_html", "unsourced_figures", "unsourced_figures_in_markdown"]
 
 
 _ILLUSTRATION = re.compile(r'<span class="illustration">.*?</span>', re.S)
@@ -63,6 +63,25 @@ def unsourced_figures(notebook: Path) -> list[tuple[int, str, str]]:
             if round(float(m.group(1)), 6) in published:
                 continue
             found.append((i, m.group(0), text[max(0, m.start() - 50):m.end() + 30].replace("\n", " ")))
+    return found
+
+
+def _blank(m: re.Match) -> str:
+    return re.sub(r"[^\n]", " ", m.group(0))      # same length and lines: positions in the text stay valid
+
+
+def unsourced_figures_in_markdown(text: str) -> list[tuple[int, str, str]]:
+    """:func:`unsourced_figures` for a markdown text (README.md, docs/*.md): ``[(line number, figure, context)]``,
+    with the same exceptions (the paper's numbers, illustrations, HTML comments, ``W × H`` sizes). Generated
+    regions are the caller's to blank out first (:func:`dispkit.docs.blank_regions`)."""
+    published = _published_numbers()
+    for pattern in (_COMMENT, _ILLUSTRATION, _DIMENSION):
+        text = pattern.sub(_blank, text)
+    found = []
+    for m in _FIGURE.finditer(text):
+        if round(float(m.group(1)), 6) not in published:
+            context = text[max(0, m.start() - 50):m.end() + 30].replace("\n", " ")
+            found.append((text.count("\n", 0, m.start()) + 1, m.group(0), " ".join(context.split())))
     return found
 
 
