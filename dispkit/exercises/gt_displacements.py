@@ -6,11 +6,11 @@ import torch
 from dispkit.exercises._core import _as_tensor, _call, _close, _exercise, _name, _number, _random_maps
 
 
-@_exercise("04.eq2_pixel", "Write eq2_pixel(v, faces, face_index, bary, row, col): Eq. 2 for one pixel, from the "
-           "per-vertex displacements v [V,2], the triangles faces [F,3] and the maps face_index [H,W] (-1 on "
-           "background) and bary [H,W,3].",
-           "t = face_index[row, col] is the visible triangle; its vertices are faces[t]; f = sum over k of "
-           "bary[row, col, k] * v[faces[t, k]]; background pixels get (0, 0).")
+@_exercise("04.eq2_pixel", "Write eq2_pixel(v_hat, faces, face_index, bary, row, col): Eq. 2 for one pixel, from "
+           "the per-vertex GT displacements v_hat [V,2] (Eq. 1), the triangles faces [F,3] and the maps "
+           "face_index [H,W] (-1 on background) and bary [H,W,3].",
+           "t = face_index[row, col] is the visible triangle; its vertices are faces[t] (the AIndexMap); f_hat = sum "
+           "over k of bary[row, col, k] * v_hat[faces[t, k]]; background pixels get (0, 0).")
 def _eq2_pixel(answer):
     from dispkit.displacement import pixel_field
 
@@ -45,7 +45,7 @@ def _largest_joint(answer, scene=None, body=None):
     from dispkit.displacement import vertex_displacements
 
     if scene is None:
-        return False, "pass the scene too: check('02.largest_joint', answer, scene=scene)."
+        return False, "pass the scene too: check('04.largest_joint', answer, scene=scene, body=body)."
     body = default_body(body)
     with torch.no_grad():
         d = vertex_displacements(body(**scene.gt).joints, body(**scene.init).joints, scene.camera)[0].norm(dim=-1)
@@ -56,22 +56,26 @@ def _largest_joint(answer, scene=None, body=None):
         return False, f"{answer!r} is not one of the 24 joint names (dispkit.body.SMPL_JOINT_NAMES)."
     top = ", ".join(f"{SMPL_JOINT_NAMES[int(i)]} {float(d[i]):.1f} px" for i in order[:3])
     if name == best:
-        return True, f"largest: {top}; pelvis {float(d[0]):.1f} px. The far ends of the kinematic chains " \
-                     "collect the errors of every joint above them."
+        return True, f"largest: {top}; pelvis {float(d[0]):.1f} px. The kit's simulated regressor turns every " \
+                     "joint a little, and the far ends of the kinematic chains collect the errors of every joint " \
+                     "above them (the paper's abstract: 'minor joint rotation errors that accumulate along the " \
+                     "kinematic chain')."
     rank = int((order == SMPL_JOINT_NAMES.index(name)).nonzero()[0, 0]) + 1
-    return False, f"{name} is number {rank} of 24 ({float(d[SMPL_JOINT_NAMES.index(name)]):.1f} px); measure " \
-                  "all 24 and take the longest."
+    return False, f"{name} is number {rank} of 24 ({float(d[SMPL_JOINT_NAMES.index(name)]):.1f} px); the " \
+                  f"largest: {top}. Errors accumulate along the kinematic chain, so look towards its ends."
 
 
-@_exercise("04.resolution", "The scene is rendered at 320 x 240. Rendered at 640 x 480 with the same full-image "
-           "camera rule, by what factor does the mean length of the Eq. 2 field change?",
+@_exercise("04.resolution", "The scene is rendered at W x H. Rendered at twice the width and height with the same "
+           "full-image camera rule (f = sqrt(w² + h²), principal point at the centre), by what factor does the mean "
+           "length of the Eq. 2 field change?",
            "f = sqrt(w² + h²) doubles with the image, and pixel coordinates scale with f.")
 def _resolution(answer):
     a = _number(answer)
     if _close(a, 2.0, rel=0.02):
-        return True, "x2: displacements are in pixels and scale with the resolution, which is why the fit measures " \
-                     "residuals relative to the person's size (in 224-pixel-crop units, dispkit.terms.person_scale) " \
-                     "and the network's field is converted from crop to full-image pixels."
+        return True, "x2: displacements are in pixels and scale with the resolution. That is why §4.1 scales the " \
+                     "reprojection loss 'depending on the size of the person' (the kit's reading, an assumption: " \
+                     "residuals in units of a 224-pixel person crop, dispkit.terms.person_scale), and why the " \
+                     "network's displacements are converted from crop to full-image pixels (after Eq. 5, before Eq. 6)."
     if _close(a, 4.0, rel=0.02):
         return False, "the number of pixels grows 4x, but each vector's length only scales with f."
     if _close(a, 1.0, rel=0.02):
