@@ -4,8 +4,8 @@ Notation (the paper's): ``M(θ, β)`` the posed mesh, ``π`` a camera projection
 (the regressor's ``θ, β, π``) is what gets rendered; the *target* (ground truth ``θ̂, β̂, π̂`` for training,
 or the image itself at test time) is where each rendered point should move.
 
-* Eq. 1 :func:`vertex_displacements`  ``v = π̂(M(θ̂, β̂)) − π(M(θ, β))``          per vertex  [B,V,2]
-* Eq. 2 :func:`pixel_field`           ``f_xy = Σ_i b_xy,i · v[AIndexMap_xy,i]``    per pixel   [B,H,W,2]
+* Eq. 1 :func:`vertex_displacements`  ``v̂ = π̂(M(θ̂, β̂)) − π(M(θ, β))``          per vertex  [B,V,2]
+* Eq. 2 :func:`pixel_field`           ``f̂_xy = Σ_i b_xy,i · v̂[AIndexMap_xy,i]``    per pixel   [B,H,W,2]
 * Eq. 5 :func:`pixels_to_vertices`    ``v_i = Σ b_xy,i f_xy / Σ b_xy,i`` over the pixels whose visible
   triangle contains vertex i                                                       per vertex + visibility
 * Eq. 6 :func:`vertex_targets`        ``V_est = v + π(M(θ, β))``                    2D targets  [B,V,2]
@@ -47,7 +47,8 @@ def _check_maps(face_index, bary, faces):
 
 
 def vertex_displacements(target_vertices, init_vertices, target_cam, init_cam=None) -> torch.Tensor:
-    """Eq. 1: the ground-truth 2D per-vertex displacement ``v = π̂(M(θ̂, β̂)) − π(M(θ, β))``.
+    """Eq. 1: the ground-truth 2D per-vertex displacement ``v̂ = π̂(M(θ̂, β̂)) − π(M(θ, β))`` (hats: ground truth;
+    no hat: the initial estimate).
 
     Parameters
     ----------
@@ -70,7 +71,7 @@ def vertex_displacements(target_vertices, init_vertices, target_cam, init_cam=No
 
 
 def pixel_field(vertex_field, face_index, bary, faces) -> torch.Tensor:
-    """Eq. 2: per-pixel field ``f_xy = Σ_{i=1..3} b_xy,i · v[AIndexMap_xy,i]`` over the visible triangle.
+    """Eq. 2: per-pixel field ``f̂_xy = Σ_{i=1..3} b_xy,i · v̂[AIndexMap_xy,i]`` over the visible triangle.
 
     Parameters
     ----------
