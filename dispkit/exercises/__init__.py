@@ -16,6 +16,7 @@ this package registers them all.
 """
 from dispkit.exercises import (  # noqa: F401
                                gt_displacements,
+                               metrics,
                                network,
                                pixel_to_vertex,
                                quickstart,
