@@ -33,8 +33,8 @@ import torch
 
 from dispkit.body import OPENPOSE_NAMES
 
-__all__ = ["BLAZEPOSE_NAMES", "BODY25_FROM_BLAZEPOSE", "INSTALL", "BlazePose", "available", "missing_message",
-           "to_body25"]
+__all__ = ["BLAZEPOSE_NAMES", "BODY25_FROM_BLAZEPOSE", "INSTALL", "LIMBS", "BlazePose", "available",
+           "error_structure", "missing_message", "to_body25"]
 
 MEDIAPIPE_VERSION = "0.10.14"   # the last release that ships the pose models and runs with numpy 2
 INSTALL = f'pip install --no-deps mediapipe=={MEDIAPIPE_VERSION} && pip install -e ".[detector]"'
@@ -166,3 +166,71 @@ class BlazePose:
         if self._pose is not None:
             self._pose.close()
             self._pose = None
+
+
+#: the limbs whose left/right mix-ups :func:`error_structure` counts (BODY_25 names without the side letter)
+LIMBS = {"arm": ("Elbow", "Wrist"), "leg": ("Knee", "Ankle")}
+
+
+def error_structure(keypoints, confidence, truth, size, visible=None, outlier: float = 0.25,
+                    missing: float = 0.1) -> dict:
+    """The structure of a keypoint detector's errors against the true BODY_25 keypoints, for comparing detectors
+    (a real one, a simulated one) on the same images.
+
+    ``keypoints`` [N,25,2] and ``confidence`` [N,25] the detections, ``truth`` [N,25,2] the keypoints they should
+    find, ``size`` [N] the person's size in pixels (errors are fractions of it), ``visible`` [N,25] bool (optional)
+    which keypoints are unoccluded. Returns per keypoint the median and 90th-percentile error, the mean offset (x,
+    y; the detector's definition gap), the spread about it (``spread_sigma``), the miss rate (confidence <
+    ``missing``) and the outlier rate (error > ``outlier``, among the detected); per limb the left/right swap rate
+    (a frame whose detected elbow + wrist, or knee + ankle, lie closer to the other side's true ones); and how
+    confidence relates to error: the Spearman rank correlation over the detected keypoints and the median error per
+    confidence quartile (and, with ``visible``, the miss rate and median confidence of visible and hidden
+    keypoints).
+    """
+    from scipy.stats import spearmanr
+
+    from dispkit.body import OPENPOSE_NAMES as names
+
+    kp, conf, gt = (np.asarray(torch.as_tensor(x).detach().double().cpu()) for x in (keypoints, confidence, truth))
+    s = np.asarray(torch.as_tensor(size).detach().double().cpu()).reshape(-1, 1)
+    err = np.linalg.norm(kp - gt, axis=-1) / s                                          # [N,25]
+    det = conf >= missing
+    out = {"n_frames": int(len(kp)), "outlier_threshold": outlier, "missing_threshold": missing, "per_keypoint": {}}
+    for j, n in enumerate(names):
+        e = err[det[:, j], j]
+        off = ((kp - gt)[det[:, j], j] / s[det[:, j]]) if det[:, j].any() else np.zeros((0, 2))
+        # the spread about the mean offset, as the sigma of an isotropic Gaussian (median of a Rayleigh / 1.1774),
+        # over the non-outliers
+        inl = (e <= outlier) if len(e) else np.zeros(0, bool)
+        spread = (float(np.median(np.linalg.norm(off[inl] - off[inl].mean(0), axis=-1)) / np.sqrt(2 * np.log(2)))
+                  if inl.sum() > 1 else None)
+        out["per_keypoint"][n] = {
+            "median": float(np.median(e)) if len(e) else None, "p90": float(np.quantile(e, 0.9)) if len(e) else None,
+            "offset": off.mean(0).tolist() if len(off) else None, "spread_sigma": spread,
+            "miss_rate": float(1 - det[:, j].mean()), "outlier_rate": float((e > outlier).mean()) if len(e) else None}
+    swaps = {}
+    for limb, parts in LIMBS.items():
+        r = [names.index("R" + p) for p in parts]
+        l_ = [names.index("L" + p) for p in parts]
+        ok = det[:, r + l_].all(1)
+        def dist(a, b):
+            return np.linalg.norm(kp[:, a] - gt[:, b], axis=-1).sum(1)
+
+        same, cross = dist(r, r) + dist(l_, l_), dist(r, l_) + dist(l_, r)
+        swaps[limb] = float((cross[ok] < 0.5 * same[ok]).mean()) if ok.any() else None
+    out["swap_rate"] = swaps
+    e, c = err[det], conf[det]
+    out["all"] = {"median": float(np.median(e)), "p90": float(np.quantile(e, 0.9)),
+                  "outlier_rate": float((e > outlier).mean()), "miss_rate": float(1 - det.mean()),
+                  "spearman_conf_error": float(spearmanr(c, e).statistic) if len(e) > 2 else None}
+    q = np.quantile(c, [0, 0.25, 0.5, 0.75, 1.0])
+    out["error_by_confidence_quartile"] = [
+        float(np.median(e[(c >= lo) & (c <= hi)])) if ((c >= lo) & (c <= hi)).any() else None
+        for lo, hi in zip(q[:-1], q[1:])]
+    if visible is not None:
+        vis = np.asarray(torch.as_tensor(visible).detach().cpu()).astype(bool)
+        for key, m in (("visible", vis), ("hidden", ~vis)):
+            out[key] = {"share": float(m.mean()), "miss_rate": float(1 - det[m].mean()) if m.any() else None,
+                        "median_confidence": float(np.median(conf[m & det])) if (m & det).any() else None,
+                        "median_error": float(np.median(err[m & det])) if (m & det).any() else None}
+    return out

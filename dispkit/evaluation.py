@@ -93,8 +93,10 @@ def _rng(batch: Batch, salt: int) -> np.random.Generator:
 
 
 def detector_terms(batch: Batch, body: BodyModel, methods=DETECTOR_METHODS, openpose_level: float | None = None,
-                   densepose_level: float | None = None, definition=None) -> dict:
-    """The baselines' data terms for a batch (see the module docstring); detections are seeded by the scenes."""
+                   densepose_level: float | None = None, definition=None, openpose_structure=None) -> dict:
+    """The baselines' data terms for a batch (see the module docstring); detections are seeded by the scenes.
+    ``openpose_structure``: the simulated OpenPose's :class:`~dispkit.data.observations.ErrorStructure` (default:
+    its own)."""
     methods = set(methods)
     unknown = methods - set(DETECTOR_METHODS)
     if unknown:
@@ -113,7 +115,7 @@ def detector_terms(batch: Batch, body: BodyModel, methods=DETECTOR_METHODS, open
         definition = definition or obs.DetectorDefinition(body)
     if methods & {"OP", "OP*"}:
         kp = obs.simulate_openpose(body, go.vertices, cam, size, _rng(batch, 1), level=openpose_level, views=views,
-                                   definition=definition)
+                                   definition=definition, structure=openpose_structure)
         if "OP" in methods:
             terms["OP"] = KeypointTerm(*kp, size=size)
         if "OP*" in methods:
@@ -238,7 +240,8 @@ def mean_rows(per_frame: dict) -> dict:
 def evaluate_split(scenes, body: BodyModel | None = None, methods=("OP GT", "Ours GT", "OP", "DP", "Ours"),
                    priors=("gmm", "vposer", "cnf"), net=None, config: FitConfig | None = None, batch_size: int = 10,
                    error_scales=(), openpose_level: float | None = None, densepose_level: float | None = None,
-                   progress: bool = True, desc: str = "scenes", spin_config: FitConfig | None = None) -> dict:
+                   progress: bool = True, desc: str = "scenes", spin_config: FitConfig | None = None,
+                   openpose_structure=None) -> dict:
     """Every method and prior on a list of scenes: ``{"rows": {row: means}, "per_frame": ..., "epe_px": ...}``.
     ``Ours`` needs ``net``. A progress bar counts the scenes."""
     from tqdm.auto import tqdm
@@ -251,7 +254,8 @@ def evaluate_split(scenes, body: BodyModel | None = None, methods=("OP GT", "Our
     per, epe = {}, [0.0, 0.0, 0]
     bar = tqdm(total=len(scenes), desc=desc, disable=not progress)
     for batch in batches(scenes, body, batch_size):
-        terms = detector_terms(batch, body, det, openpose_level, densepose_level)
+        terms = detector_terms(batch, body, det, openpose_level, densepose_level,
+                               openpose_structure=openpose_structure)
         if "Ours" in methods:
             more, info = predicted_terms(batch, body, net, error_scales=error_scales)
             terms.update(more)
@@ -317,7 +321,7 @@ def network_epe(scenes, models: dict, body: BodyModel | None = None, texture: st
 
 def calibrate_level(scenes, body: BodyModel | None = None, detector: str = "openpose", target_ratio: float = 1.085,
                     prior: str = "gmm", config: FitConfig | None = None, lo: float = 0.0, hi: float = 4.0,
-                    iters: int = 7, batch_size: int = 10, progress: bool = True) -> dict:
+                    iters: int = 7, batch_size: int = 10, progress: bool = True, openpose_structure=None) -> dict:
     """The one noise level of a simulated detector for which SMPLify (``prior``) on its detections ends at
     ``target_ratio`` x the initial MPJPE (the paper's ratio, e.g. PARE + GMM (OP) on 3DPW: 80.8 / 74.5 = 1.085),
     by bisection over ``[lo, hi]`` on ``scenes`` (calibration scenes, apart from every evaluation split).
@@ -332,7 +336,8 @@ def calibrate_level(scenes, body: BodyModel | None = None, detector: str = "open
     def ratio(level):
         vals = []
         for b in bs:
-            kw = {"openpose_level": level} if detector == "openpose" else {"densepose_level": level}
+            kw = ({"openpose_level": level, "openpose_structure": openpose_structure} if detector == "openpose"
+                  else {"densepose_level": level})
             terms = detector_terms(b, body, [method], **kw)
             vals += fit_rows(b, body, terms, [prior], config)[row_name(prior, method)]["MPJPE"]
         return float(np.mean(vals)) / init

@@ -82,3 +82,37 @@ def test_where_the_real_detector_falls_on_the_noise_sweep():
     md = markdown_tables({"n_scenes": 2, "splits": {}, "noise_sweep": {"id pare-like": sw},
                           "real_detector": "not installed"})
     assert "BlazePose at" in md and "not installed" in md
+
+
+def test_the_blazepose_structure_is_the_measured_one():
+    """BLAZEPOSE_STRUCTURE holds what benchmarks/detector_study.py measured (a rerun that changes it fails here)."""
+    import json
+    from pathlib import Path
+
+    from dispkit.data.observations import BLAZEPOSE_STRUCTURE, ErrorStructure
+
+    study = json.loads((Path(__file__).parents[1] / "benchmarks/results/detector_study.json").read_text())
+    assert ErrorStructure.from_study(study["BlazePose"]) == BLAZEPOSE_STRUCTURE
+
+
+def test_a_structured_simulation_has_the_structures_confidences_and_misses(body):
+    from dispkit import evaluation as ev
+    from dispkit.data import observations as obs
+    from dispkit.data.synthetic import make_scene
+
+    scenes = [make_scene(800_000 + k, "pare-like", body=body) for k in range(4)]
+    b = ev.Batch.from_scenes(scenes, body)
+    st = obs.BLAZEPOSE_STRUCTURE
+    kp, conf = obs.simulate_openpose(body, b.go.vertices, b.cam, b.size, 0, structure=st)
+    detected = conf > 0
+    assert float(conf[detected].min()) >= st.confidence[0]                 # confidence says nothing of the error
+    small_toes = [OPENPOSE_NAMES.index(n) for n in ("LSmallToe", "RSmallToe")]
+    assert not detected[:, small_toes].any()                              # BlazePose has no small toes
+    # the kit's own structure is unchanged by the option (same seed, no structure: the same detections as before)
+    a = obs.simulate_openpose(body, b.go.vertices, b.cam, b.size, 0)
+    c = obs.simulate_openpose(body, b.go.vertices, b.cam, b.size, 0, structure=None)
+    torch.testing.assert_close(a[0], c[0])
+    # level 0: no jitter, no outliers, no swaps -- the detector's own keypoint definition exactly
+    kp0, _ = obs.simulate_openpose(body, b.go.vertices, b.cam, b.size, 0, level=0.0, structure=st)
+    exact = b.cam.project(obs.DetectorDefinition(body)(b.go.vertices.double()).float())
+    torch.testing.assert_close(kp0, exact, atol=1e-3, rtol=0)

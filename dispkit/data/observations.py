@@ -24,12 +24,15 @@ or DensePose.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import torch
 
 from dispkit.body import OPENPOSE_NAMES
 
-__all__ = ["COCO18_MISSING", "DENSEPOSE_LEVEL", "DETECTOR_OFFSETS", "OPENPOSE_LEVEL", "DetectorDefinition",
+__all__ = ["BLAZEPOSE_STRUCTURE", "COCO18_MISSING", "DENSEPOSE_LEVEL", "DETECTOR_OFFSETS", "OPENPOSE_LEVEL",
+           "DetectorDefinition", "ErrorStructure",
            "gt_dense_term", "gt_densepose", "gt_keypoints", "keypoint_visibility", "simulate_densepose",
            "simulate_keypoints_oracle", "simulate_openpose"]
 
@@ -192,8 +195,50 @@ def _foreshortening(kp3d: torch.Tensor, cam) -> torch.Tensor:
     return out
 
 
+@dataclass(frozen=True)
+class ErrorStructure:
+    """How a simulated keypoint detector errs, at noise level 1 (:func:`simulate_openpose` multiplies jitter,
+    outliers and swaps by its level): per BODY_25 keypoint the jitter's sigma (a fraction of the person's size)
+    and the miss rate; the jitter's factor on hidden keypoints; the outlier rate (anywhere within half a person
+    size); the per-limb left/right swap rates; and the confidence of a detected keypoint, drawn uniformly in
+    ``confidence`` whatever its error or visibility."""
+
+    jitter: tuple
+    miss: tuple
+    hidden_jitter: float
+    outlier: float
+    swap_arm: float
+    swap_leg: float
+    confidence: tuple = (0.9, 1.0)
+
+    @classmethod
+    def from_study(cls, study: dict) -> ErrorStructure:
+        """The structure of a measured detector (:func:`dispkit.detectors.error_structure`'s result)."""
+        pk = study["per_keypoint"]
+        vis, hid = study.get("visible", {}), study.get("hidden", {})
+        hidden = (hid.get("median_error") or 1.0) / (vis.get("median_error") or 1.0)
+        return cls(jitter=tuple(round(pk[n]["spread_sigma"] or 0.0, 4) for n in OPENPOSE_NAMES),
+                   miss=tuple(round(pk[n]["miss_rate"], 3) for n in OPENPOSE_NAMES),
+                   hidden_jitter=round(hidden, 2), outlier=round(study["all"]["outlier_rate"], 3),
+                   swap_arm=round(study["swap_rate"]["arm"] or 0.0, 3),
+                   swap_leg=round(study["swap_rate"]["leg"] or 0.0, 3))
+
+
+#: the error structure of a real detector, BlazePose, measured on the kit's renderings of 40 calibration scenes
+#: (``benchmarks/detector_study.py``; ``ErrorStructure.from_study`` of its result, which a test compares): errors
+#: smaller than the kit's simulation but confidence that says almost nothing about them (near 1 also for hidden
+#: keypoints), misses concentrated on a few keypoints, more left/right swaps
+BLAZEPOSE_STRUCTURE = ErrorStructure(
+    jitter=(0.0149, 0.013, 0.0158, 0.0224, 0.0139, 0.019, 0.0151, 0.0106, 0.0137, 0.021, 0.0248, 0.0114, 0.023,
+        0.0179, 0.0186, 0.0116, 0.0148, 0.0171, 0.0196, 0.0267, 0.0, 0.0169, 0.0232, 0.0, 0.0162),
+    miss=(0.0, 0.0, 0.0, 0.225, 0.15, 0.0, 0.05, 0.025, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0,
+        1.0, 0.0, 0.0, 1.0, 0.0),
+    hidden_jitter=1.16, outlier=0.024, swap_arm=0.074, swap_leg=0.075)
+
+
 def simulate_openpose(body, vertices, cam, size, generator=None, level: float | None = None, mode: str = "body25",
-                      views=None, definition: DetectorDefinition | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+                      views=None, definition: DetectorDefinition | None = None,
+                      structure: ErrorStructure | None = None) -> tuple[torch.Tensor, torch.Tensor]:
     """An OpenPose-like detection of the person with true ``vertices`` [B,V,3] seen by ``cam``; ``size`` [B] the
     person's size in pixels. Returns ``(keypoints [B,25,2], confidence [B,25])`` in BODY_25 order.
 
@@ -205,7 +250,9 @@ def simulate_openpose(body, vertices, cam, size, generator=None, level: float | 
     ``0.04 level`` per limb) that keep the confidence the keypoint would have had, as real OpenPose's do; missed
     keypoints, more often hidden ones. ``level``: the noise level (default :data:`OPENPOSE_LEVEL`, calibrated on
     the paper's Table 1). ``mode``: ``"body25"`` or ``"coco18"`` (3DPW's released detections: no feet, no
-    mid-hip, and a frame with fewer than 6 detected keypoints has none).
+    mid-hip, and a frame with fewer than 6 detected keypoints has none). ``structure``: an :class:`ErrorStructure`
+    (e.g. :data:`BLAZEPOSE_STRUCTURE`, a real detector's) in place of the errors and confidences above; the
+    keypoint definition and the noise level stay.
     """
     if mode not in ("body25", "coco18"):
         raise ValueError(f"mode must be 'body25' or 'coco18', got {mode!r}")
@@ -227,6 +274,9 @@ def simulate_openpose(body, vertices, cam, size, generator=None, level: float | 
     B, J = kp.shape[:2]
     s = np.broadcast_to(np.asarray(torch.as_tensor(size).double().cpu()).reshape(-1), (B,))[:, None]
     seen = np.clip(vis / 0.5, 0.0, 1.0)                                           # ~1 for an unoccluded keypoint
+    if structure is not None:
+        det, conf = _structured(kp, s, seen, rng, level, structure)
+        return _finish(det, conf, mode, vertices.dtype)
     conf = (0.35 + 0.65 * seen) * (0.6 + 0.4 * fore) * rng.uniform(0.55, 1.0, size=(B, J))
     conf[rng.random((B, J)) < 0.02 + 0.25 * (1.0 - seen)] = 0.0                    # missed, more often when hidden
     det = kp + rng.normal(size=kp.shape) * (0.02 * level * s * (1.0 + (1.0 - seen)))[..., None]
@@ -237,10 +287,36 @@ def simulate_openpose(body, vertices, cam, size, generator=None, level: float | 
         l_ = [OPENPOSE_NAMES.index("L" + p) for p in parts]
         swap = rng.random(B) < min(1.0, 0.04 * level)
         det[np.ix_(swap, r + l_)] = det[np.ix_(swap, l_ + r)]
+    return _finish(det, conf, mode, vertices.dtype)
+
+
+def _swap_limbs(det, rng, rates: dict) -> None:
+    B = det.shape[0]
+    for limb, parts in _LIMBS.items():                                           # single-limb left/right swaps
+        r = [OPENPOSE_NAMES.index("R" + p) for p in parts]
+        l_ = [OPENPOSE_NAMES.index("L" + p) for p in parts]
+        swap = rng.random(B) < min(1.0, rates[limb])
+        det[np.ix_(swap, r + l_)] = det[np.ix_(swap, l_ + r)]
+
+
+def _structured(kp, s, seen, rng, level: float, st: ErrorStructure):
+    """Detections with a measured :class:`ErrorStructure`: per-keypoint jitter (x the hidden factor where the
+    keypoint is hidden), outliers, limb swaps, per-keypoint misses, and confidences independent of the error."""
+    B, J = kp.shape[:2]
+    sigma = np.asarray(st.jitter)[None, :] * level * s * (1.0 + (st.hidden_jitter - 1.0) * (1.0 - seen))
+    det = kp + rng.normal(size=kp.shape) * sigma[..., None]
+    out = rng.random((B, J)) < min(1.0, st.outlier * level)
+    det[out] = kp[out] + (rng.random((int(out.sum()), 2)) - 0.5) * np.repeat(s, J, 1)[out][:, None]
+    _swap_limbs(det, rng, {"arm": st.swap_arm * level, "leg": st.swap_leg * level})
+    conf = rng.uniform(*st.confidence, size=(B, J))
+    conf[rng.random((B, J)) < np.asarray(st.miss)[None, :]] = 0.0
+    return det, conf
+
+
+def _finish(det, conf, mode: str, dtype):
     if mode == "coco18":
         conf[:, [OPENPOSE_NAMES.index(n) for n in COCO18_MISSING]] = 0.0
         conf[(conf > 0).sum(1) < 6] = 0.0
-    dtype = vertices.dtype
     return torch.as_tensor(det, dtype=dtype), torch.as_tensor(conf, dtype=dtype)
 
 
