@@ -411,6 +411,34 @@ def translation(res: Results) -> str:
     return (f"{c['split']}, {c['openpose']['n_scenes']} scenes, mm:\n\n{markdown_table(header, rows)}\n")
 
 
+def detectors(res: Results) -> str:
+    """docs/results.md: a real detector's error structure beside the simulated OpenPose's, and the validation rows
+    (``benchmarks/detector_study.py``)."""
+    d = res("detector_study")
+    header = ["", "median error", "90th percentile", "missed", "outliers", "arm swaps", "leg swaps",
+              "Spearman (confidence, error)", "confidence when hidden"]
+    rows = []
+    for name in ("BlazePose", "simulated OpenPose"):
+        s = d[name]
+        rows.append([name, _f(s["all"]["median"], 3), _f(s["all"]["p90"], 3), _f(s["all"]["miss_rate"], 3),
+                     _f(s["all"]["outlier_rate"], 3), _f(s["swap_rate"]["arm"], 3), _f(s["swap_rate"]["leg"], 3),
+                     _f(s["all"]["spearman_conf_error"], 2), _f(s.get("hidden", {}).get("median_confidence"), 2)])
+    out = (f"{d['n_scenes']} calibration scenes (seeds {d['seeds'][0]}-{d['seeds'][1]}); errors as fractions of the "
+           f"person's size, against {d['truth']}:\n\n{markdown_table(header, rows)}\n")
+    v = d.get("validation")
+    if v:
+        keys = ("simulated, kit structure", "simulated, BlazePose structure", "BlazePose (real)")
+        vrows = [[r["estimator"], r["prior"].upper(), _f(r["paper"], 3)] + [_f(r[k], 3) for k in keys]
+                 for r in v["rows"]]
+        vrows.append(["mean distance to the paper", "", ""] + [_f(v[f"mean |ratio - paper|, {k}"], 3) for k in keys])
+        cal = v["calibration"]
+        out += (f"\nValidation ({v['n_scenes']} in-distribution scenes per estimator): the keypoint fit's MPJPE over "
+                "the initial estimate's, beside the paper's OpenPose rows. The BlazePose-structured simulation's level "
+                f"was calibrated to {_f(cal['level'], 3)} ({_f(cal['ratio'], 3)} × on {cal['n_scenes']} calibration "
+                "scenes):\n\n" + markdown_table(["estimator", "prior", "paper (OpenPose)", *keys], vrows) + "\n")
+    return out
+
+
 RENDERERS = {
     "summary": summary, "net": net_epe, "tables-id": partial(_split_table, split="id"),
     "tables-ood": partial(_split_table, split="ood"), "tables-run": tables_run, "calibration": calibration,
@@ -418,7 +446,7 @@ RENDERERS = {
     "texture-ood": partial(_texture, name="texture_ablation_ood"),
     "regressors": regressors, "checkpoints": checkpoints, "throughput": throughput, "capacity": capacity,
     "dataset": dataset, "render": render_speed, "raster": raster_speed, "body-model": body_model,
-    "translation": translation,
+    "translation": translation, "detectors": detectors,
 }
 
 
