@@ -1,5 +1,5 @@
 """Convert a regressor's per-frame outputs (HMR / SPIN / PARE / ProHMR style) to the initial estimates that
-dispkit refines (notebooks/07_real_data.ipynb, ``dispkit.pipeline.refine_sequence``).
+dispkit refines (notebooks/09_real_data.ipynb, ``dispkit.pipeline.refine_sequence``).
 
     python data_scripts/convert_estimates.py pare_outputs.npz estimates.npz --width 1080 --height 1920
 

@@ -1,6 +1,6 @@
 """One evaluation layer (§4): the inputs of every method for a batch of scenes, the fits, and their scores.
 
-Used alike by ``benchmarks/tables.py``, ``texture_ablation.py``, ``bench_net.py`` and notebooks 03, 05 and 06, so
+Used alike by ``benchmarks/tables.py``, ``texture_ablation.py``, ``bench_net.py`` and notebooks 05, 07 and 08, so
 that a number in a notebook and the same number in a benchmark come from one code path.
 
 * :class:`Batch` -- scenes of one split stacked over B (one camera), with GT / initial bodies and person sizes.

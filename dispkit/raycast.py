@@ -1,7 +1,7 @@
 """Reference renderer by ray casting (trimesh), the oracle the rasteriser is tested against.
 
 One ray per pixel centre, from the camera centre through the pixel, nearest hit only.
-It is slow (seconds per frame) and exists so that tests, benchmarks and notebook 01 can
+It is slow (seconds per frame) and exists so that tests, benchmarks and notebook 02 can
 check :func:`dispkit.raster.rasterize` / :func:`dispkit.render.render` independently.
 Needs ``trimesh`` (the ``dev`` and ``notebooks`` extras); ``rtree`` is optional (a
 uniform-grid broad phase stands in for it).

@@ -1,6 +1,6 @@
 """The kit's Tables 1 and 2 beside the paper's: ratios, validation of the calibrated detectors, Markdown.
 
-Takes the result dict of ``benchmarks/tables.py`` (also shown by notebook 05 and the report) and writes, per split
+Takes the result dict of ``benchmarks/tables.py`` (also shown by notebook 07 and the report) and writes, per split
 and estimator, every row with its MPJPE / PA-MPJPE / PVE, its ratio to the initial estimate, the paper's number
 for the same row (3DPW, :mod:`dispkit.paper`) and the paper's ratio, followed by one sentence on where the kit
 agrees with the paper and where it does not.

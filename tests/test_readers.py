@@ -519,7 +519,7 @@ def test_densepose_surface_maps_chart_coordinates_onto_smpl_faces(tmp_path):
 
 def test_convert_estimates_script_turns_regressor_outputs_into_estimates(tmp_path):
     """SPIN/PARE-style outputs (rotation matrices, weak-perspective crop camera, SPIN's centre/scale) ->
-    the estimates npz of notebook 07: the same pose, and a translation that puts the body where the crop said."""
+    the estimates npz of notebook 09: the same pose, and a translation that puts the body where the crop said."""
     from scipy.spatial.transform import Rotation
 
     T, W, H = 3, 640, 480

@@ -154,7 +154,7 @@ def synthetic_3dpw(root, seed: int = 0, frames: int = 6, regressor: str = "pare-
                    split: str = "test", gender: str = "n") -> dict:
     """A synthetic person's sequence written in 3DPW's layout under ``root`` -- ``sequenceFiles/<split>/<seq>.pkl``
     and ``imageFiles/<seq>/image_%05d.jpg`` -- plus a regressor's initial estimates as the npz that
-    ``notebooks/07_real_data.ipynb`` and :mod:`dispkit.data.real` take (``estimates/<seq>.npz``: ``global_orient``,
+    ``notebooks/09_real_data.ipynb`` and :mod:`dispkit.data.real` take (``estimates/<seq>.npz``: ``global_orient``,
     ``body_pose``, ``betas``, ``transl`` per frame, in camera coordinates; ``frame_index``). The person (shape,
     clothing, camera) is :func:`dispkit.data.synthetic.make_scene` ``(seed)``'s, in the poses of
     :func:`dispkit.data.synthetic.person_sequence`; the estimates are
