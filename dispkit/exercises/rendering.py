@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import torch
 
-from dispkit.exercises._core import _as_tensor, _call, _close, _exercise, _name, _number
+from dispkit.exercises._core import _as_tensor, _call, _close, _exercise, _number
 
 
 def _reference_bary(p, a, b, c):
@@ -38,20 +38,53 @@ def _barycentric(answer):
             return False, "right numbers, wrong order: b1 belongs to a (it is 1 at a), b2 to b, b3 to c."
         return False, f"for p = {p.tolist()} in ({a.tolist()}, {b.tolist()}, {c.tolist()}) the coordinates are " \
                       f"not {got.tolist()}."
-    return True, "right on 20 random triangles; the rasteriser stores exactly these for every pixel centre " \
-                 "(perspective-corrected, as nvdiffrast does) and Eq. 2 and Eq. 5 weigh the vertices with them."
+    return True, "right on 20 random triangles; the rasteriser computes exactly these for every pixel centre, then " \
+                 "corrects them for perspective (as nvdiffrast does) before storing them, and Eq. 2 and Eq. 5 weigh " \
+                 "the vertices with the corrected ones."
 
 
-@_exercise("02.normal_sign", "In the camera frame (OpenCV: z points forward, away from the camera), is the z "
-           "component of a normal of a surface facing the camera positive or negative?",
-           "a surface facing the camera points back towards it, against the viewing direction +z.")
-def _normal_sign(answer):
-    s = _name(answer)
-    neg = s in ("negative", "neg", "-", "minus", "<0") or (not isinstance(answer, str) and _number(answer) < 0)
-    if neg:
-        return True, "negative: visible surfaces point towards the camera, i.e. along -z (notebook 01 counts " \
-                     "the share of rendered normals with n·ray < 0 to check the renderer)."
-    return False, "the viewing ray goes along +z; a surface you see faces back along the ray."
+def _rays(cam) -> torch.Tensor:
+    """[H,W,3] the direction d = ((u - c_x) / f_x, (v - c_y) / f_y, 1) from the camera centre through each pixel
+    centre, in camera space (OpenCV axes)."""
+    u, v = torch.meshgrid(torch.arange(cam.width, dtype=torch.float64) + 0.5,
+                          torch.arange(cam.height, dtype=torch.float64) + 0.5, indexing="xy")
+    f, c = cam.focal[0].double(), cam.center[0].double()
+    return torch.stack([(u - c[0]) / f[0], (v - c[1]) / f[1], torch.ones_like(u)], -1)
+
+
+@_exercise("02.edge_normals", "Predict, then measure: on the wide-angle render with the body near the image edge "
+           "(edge_views), what share of the visible pixels has a camera-space normal with n_z > 0? A number in "
+           "[0, 1]; pass views=edge_views.",
+           "under perspective a surface faces the camera when n · d < 0, d the ray from the camera centre to the "
+           "surface point; n_z < 0 is the orthographic special case d = +z. Near the image edge d is far from +z.")
+def _edge_normals(answer, views=None):
+    if views is None or not all(k in views for k in ("normal", "mask", "camera")):
+        return False, "pass views=edge_views (the wide-angle render above: normals, mask and its camera) so the " \
+                      "check can measure the share on it."
+    a = _number(answer)
+    if not 0.0 <= a <= 1.0:
+        return False, f"a share is a number between 0 and 1 (0.1: a tenth of the visible pixels), not {a:g}."
+    m, n = views["mask"][0].cpu(), views["normal"][0].cpu().double()
+    if not bool(m.any()):
+        return False, "nothing is rendered in these views: render the body in front of the camera first."
+    measured = float((n[..., 2] > 0)[m].double().mean())
+    d = _rays(views["camera"])
+    away = float(((n * d).sum(-1) > 0)[m].double().mean())
+    off_axis = float(torch.rad2deg(torch.acos(d[..., 2] / d.norm(dim=-1)))[m].mean())
+    why = (f"the render measures {measured:.1%} of the visible pixels with n_z > 0, but only {away:.2%} with n · d > 0 "
+           "(interpolated vertex normals along the silhouette). A pinhole camera's rays fan out: near the image "
+           "edge the ray d is far from the optical axis, so a surface can face the camera (n · d < 0) while its "
+           "normal points away from the axis (n_z > 0). \"visible ⇒ n_z < 0\" holds for orthographic projection "
+           "only, where every ray is +z.")
+    if abs(a - measured) <= max(0.05, 0.5 * measured):
+        return True, f"your {a:.0%} is close: {why}"
+    if a == 0.0:
+        return False, "0 is the orthographic answer (every ray along +z, so a visible surface has n_z < 0). This " \
+                      "camera is a wide-angle pinhole and the body sits near the image edge: look at the direction " \
+                      "of the ray to the body there."
+    return False, ("too low: " if a < measured else "too high: ") + f"the rays d to the body are {off_axis:.0f}° off " \
+        "the optical axis on average here; count the visible surfaces whose normal is within 90° of −d but more " \
+        "than 90° from −z."
 
 
 @_exercise("02.crop_focal", "A 256 x 256 full image (f = sqrt(256² + 256²)) is cropped to a 128-pixel box and "
