@@ -126,7 +126,8 @@ def render(vertices, body, cam, texture=None, *, box=None, size=None, modalities
     rgb             [B,H,W,3]       bilinear texture lookup at the interpolated UV       ``bg_color``
     depth           [B,H,W]         camera-space z of the visible surface (metres)       0
     normal          [B,H,W,3]       unit normal in camera space (x right, y down,        0
-                                    z forward: surfaces facing the camera have n_z < 0),
+                                    z forward; a surface faces the camera where n · d < 0,
+                                    d the viewing ray: n_z < 0 only near the optical axis),
                                     interpolated from area-weighted vertex normals
     vertex_color    [B,H,W,3]       interpolated canonical vertex colours (the           0
                                     template's coordinates normalised to [0, 1])
