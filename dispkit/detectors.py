@@ -33,8 +33,8 @@ import torch
 
 from dispkit.body import OPENPOSE_NAMES
 
-__all__ = ["BLAZEPOSE_NAMES", "BODY25_FROM_BLAZEPOSE", "INSTALL", "LIMBS", "BlazePose", "available",
-           "error_structure", "missing_message", "to_body25"]
+__all__ = ["BLAZEPOSE_NAMES", "BODY25_FROM_BLAZEPOSE", "INSTALL", "LIMBS", "PHOTOGRAPHS", "BlazePose", "available",
+           "error_structure", "missing_message", "photograph", "to_body25"]
 
 MEDIAPIPE_VERSION = "0.10.14"   # the last release that ships the pose models and runs with numpy 2
 INSTALL = f'pip install --no-deps mediapipe=={MEDIAPIPE_VERSION} && pip install -e ".[detector]"'
@@ -234,3 +234,34 @@ def error_structure(keypoints, confidence, truth, size, visible=None, outlier: f
                         "median_confidence": float(np.median(conf[m & det])) if (m & det).any() else None,
                         "median_error": float(np.median(err[m & det])) if (m & det).any() else None}
     return out
+
+
+#: photographs of people that packages on PyPI ship inside their wheels: name -> (package, file in it, what and
+#: whose). The kit's one meeting with real images when no dataset is at hand.
+PHOTOGRAPHS = {
+    "cameraman": ("skimage", "data/camera.png", "a man behind a camera on a tripod, head to knees; scikit-image's "
+                  "'camera', CC0 (photographer Lav Varshney)"),
+    "astronaut": ("skimage", "data/astronaut.png", "Eileen Collins, upper body; scikit-image's 'astronaut', public "
+                  "domain (NASA)"),
+    "grace_hopper": ("matplotlib", "mpl-data/sample_data/grace_hopper.jpg", "Grace Hopper, head and shoulders; "
+                     "matplotlib's sample data"),
+}
+
+
+def photograph(name: str = "cameraman") -> np.ndarray:
+    """A photograph of a person from :data:`PHOTOGRAPHS` as ``[H,W,3]`` float in [0, 1] (grey ones as RGB), read
+    from the installed package that ships it (``scikit-image`` is in the kit's ``notebooks`` extra)."""
+    import importlib.resources
+    import importlib.util
+
+    from PIL import Image
+
+    if name not in PHOTOGRAPHS:
+        raise KeyError(f"no photograph {name!r}; there are {sorted(PHOTOGRAPHS)}")
+    package, file, _ = PHOTOGRAPHS[name]
+    if importlib.util.find_spec(package) is None:
+        raise ImportError(f"the photograph {name!r} ships with the package {package!r}: pip install "
+                          f"{'scikit-image' if package == 'skimage' else package}")
+    path = importlib.resources.files(package).joinpath(file)
+    with importlib.resources.as_file(path) as p:
+        return np.asarray(Image.open(p).convert("RGB"), dtype=np.float32) / 255.0

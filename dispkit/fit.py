@@ -32,7 +32,7 @@ from dispkit.camera import Camera
 from dispkit.priors import load_prior
 from dispkit.terms import DataTerm, bending_term
 
-__all__ = ["FIT_PRESETS", "PARAM_NAMES", "FitConfig", "FitResult", "smplify"]
+__all__ = ["FIT_PRESETS", "PARAM_NAMES", "FitConfig", "FitResult", "smplify", "upright_start"]
 
 PARAM_NAMES = ("global_orient", "body_pose", "betas", "transl")
 
@@ -274,3 +274,41 @@ def smplify(body: BodyModel, init: dict, cam: Camera, data: DataTerm, prior="gmm
     fitted = active & data.valid.to(active.device)
     return FitResult(params=params, vertices=out.vertices, joints=out.joints, losses=losses, fitted=fitted,
                      messages=messages, seconds=time.perf_counter() - t0)
+
+
+def upright_start(body: BodyModel, keypoints: torch.Tensor, confidence: torch.Tensor, cam: Camera) -> dict:
+    """Start parameters for a fit where no regressor's estimate exists (a photograph and a detector alone): the
+    mean shape in the rest pose with the arms lowered to an A-pose, turned upright and facing the camera
+    (``global_orient`` 180° about x), its mid-hip on the viewing ray of the detected mid-hip, at the depth where
+    its neck-to-mid-hip length projects to the detected one (a pinhole: pixels = f · metres / depth).
+    ``keypoints`` [B,25,2] (BODY_25, full-image pixels) and ``confidence`` [B,25] of a detector; the neck and the
+    mid-hip must be detected. Returns the four parameters."""
+    import math
+
+    from dispkit.body import OPENPOSE_NAMES
+
+    kp, conf = torch.as_tensor(keypoints), torch.as_tensor(confidence)
+    B = kp.shape[0]
+    neck, hip = OPENPOSE_NAMES.index("Neck"), OPENPOSE_NAMES.index("MidHip")
+    if not bool(((conf[:, neck] > 0) & (conf[:, hip] > 0)).all()):
+        raise ValueError("upright_start needs the neck and the mid-hip detected in every frame")
+    go = torch.tensor([[math.pi, 0.0, 0.0]], dtype=body.dtype, device=body.device).expand(B, 3)
+    zero = body.zero_params(B)
+    # arms lowered from the T-pose to an A-pose: the rest pose's straight arms are far from most photographs
+    pose = zero["body_pose"].reshape(B, 23, 3).clone()
+    for name, z_rot in (("left_shoulder", -1.1), ("right_shoulder", 1.1)):
+        pose[:, body.joint_names.index(name) - 1, 2] = z_rot
+    zero["body_pose"] = pose.reshape(B, 69)
+    with torch.no_grad():
+        rest = body(**{**zero, "global_orient": go})
+    torso_m = (rest.openpose[:, neck] - rest.openpose[:, hip]).norm(dim=-1)                    # [B]
+    torso_px = (kp[:, neck] - kp[:, hip]).norm(dim=-1).clamp(min=1.0).to(torso_m)
+    cam_b = cam.expand(B)
+    f = cam_b.focal[:, 0].to(torso_m)
+    z = f * torso_m / torso_px
+    ray = torch.cat([(kp[:, hip].to(torso_m) - cam_b.center.to(torso_m)) / cam_b.focal.to(torso_m),
+                     torch.ones(B, 1, dtype=torso_m.dtype, device=torso_m.device)], -1)
+    q = ray * z[:, None]                                                     # the mid-hip in camera coordinates
+    R = cam_b.R.to(q).expand(B, 3, 3)
+    target = torch.einsum("bji,bj->bi", R, q - cam_b.t.to(q).expand(B, 3))   # world: R^T (q - t)
+    return {**zero, "global_orient": go.clone(), "transl": target - rest.openpose[:, hip]}

@@ -116,3 +116,40 @@ def test_a_structured_simulation_has_the_structures_confidences_and_misses(body)
     kp0, _ = obs.simulate_openpose(body, b.go.vertices, b.cam, b.size, 0, level=0.0, structure=st)
     exact = b.cam.project(obs.DetectorDefinition(body)(b.go.vertices.double()).float())
     torch.testing.assert_close(kp0, exact, atol=1e-3, rtol=0)
+
+
+def test_a_photograph_of_a_person_and_an_upright_start_on_its_detections(body):
+    from dispkit import fit
+    from dispkit.camera import Camera
+
+    im = detectors.photograph("cameraman")
+    assert im.shape == (512, 512, 3) and 0.0 <= im.min() and im.max() <= 1.0
+    with pytest.raises(KeyError, match="cameraman"):
+        detectors.photograph("nobody")
+    H, W = im.shape[:2]
+    cam = Camera.full_image(W, H)
+    kp = torch.zeros(1, 25, 2)
+    conf = torch.zeros(1, 25)
+    neck, hip = OPENPOSE_NAMES.index("Neck"), OPENPOSE_NAMES.index("MidHip")
+    kp[0, neck], kp[0, hip] = torch.tensor([200.0, 150.0]), torch.tensor([210.0, 300.0])
+    conf[0, [neck, hip]] = 1.0
+    start = fit.upright_start(body, kp, conf, cam)
+    with torch.no_grad():
+        out = body(**start)
+    px = cam.project(out.openpose)[0]
+    torch.testing.assert_close(px[hip], kp[0, hip], atol=0.05, rtol=0)      # the mid-hip on its ray
+    assert float((px[neck] - px[hip]).norm()) == pytest.approx(150.33, rel=0.05)   # the torso's length, roughly
+    assert float(px[0, 1]) < float(px[hip, 1])                              # upright: the nose above the hip
+    conf[0, neck] = 0
+    with pytest.raises(ValueError, match="neck and the mid-hip"):
+        fit.upright_start(body, kp, conf, cam)
+
+
+@needs_mediapipe
+def test_blazepose_on_the_photograph_finds_the_head_and_shoulders():
+    im = detectors.photograph("cameraman")
+    kp, conf = detectors.BlazePose()(im[None])
+    for name in ("Nose", "Neck", "RShoulder", "LShoulder", "MidHip"):
+        assert float(conf[0, OPENPOSE_NAMES.index(name)]) > 0.9
+    nose, hip = kp[0, OPENPOSE_NAMES.index("Nose")], kp[0, OPENPOSE_NAMES.index("MidHip")]
+    assert float(nose[1]) < float(hip[1])                                  # the head above the hips
