@@ -9,8 +9,8 @@ Conventions
   its centre is at ``(j + 0.5, i + 0.5)``. This is nvdiffrast's and
   ``torch.nn.functional.grid_sample(align_corners=False)``'s convention.
 * **Full-image focal length**: the paper fits SMPL in the full image with the
-  approximation ``f = sqrt(w^2 + h^2)`` and the principal point at the image centre
-  (:meth:`Camera.full_image`).
+  approximation ``f = sqrt(w^2 + h^2)`` (§4.1); the kit puts the principal point at the
+  image centre, which the paper does not state (:meth:`Camera.full_image`).
 * **Crops**: the network sees person crops. :meth:`Camera.crop` returns the camera
   whose intrinsics render exactly a box of the full image at the crop resolution, so
   rendering a crop is exact (no resampling of the rendering).

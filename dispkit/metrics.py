@@ -8,7 +8,9 @@ the same three on the mesh vertices (PVE, N-PVE, PA-PVE).
 * **MPJPE / PVE**: mean Euclidean distance after root alignment: each skeleton is
   translated so that its root joint (default index 0, the SMPL pelvis; a list of
   indices uses their mean, e.g. the mid-hip) sits at the origin. Vertices are centred
-  by the root of *their own* skeleton's joints, as in the 3DPW protocol.
+  by the root of *their own* skeleton's joints. (The usual 3DPW PVE, e.g. PARE's and VIBE's, compares the meshes
+  posed without translation and subtracts no root; SMPL rotates about J₀(β), so the two differ only through
+  J₀(β̂) − J₀(β).)
 * **N-MPJPE / N-PVE**: after root alignment the prediction is scaled by the optimal
   ``s* = <pred, gt> / <pred, pred>`` (Rhodin et al. 2018).
 * **PA-MPJPE / PA-PVE**: per-frame similarity Procrustes alignment (Umeyama 1991:
@@ -160,7 +162,7 @@ def pve(pred_vertices, gt_vertices, pred_joints=None, gt_joints=None, root: Root
     """Per-vertex error [B] in mm.
 
     Each mesh is centred by the root of its own joints (``pred_joints`` /
-    ``gt_joints`` [B,J,3], the 3DPW protocol). Without joints each mesh is centred
+    ``gt_joints`` [B,J,3]; see the module docstring for the usual 3DPW variant). Without joints each mesh is centred
     at its vertex centroid instead; ``root=None`` disables centring.
     """
     return _dist_mm(*_centre_vertices(pred_vertices, gt_vertices, pred_joints, gt_joints, root))

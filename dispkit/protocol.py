@@ -18,8 +18,9 @@ and the initial and refined bodies are scored against the GT with the six metric
 :func:`dispkit.metrics.evaluate`, on
 
 * the **14 LSP joints** regressed from the mesh with Human3.6M's joint regressor (``J_regressor_h36m.npy`` of SPIN
-  and ProHMR, [17, 6890], SMPL only; the joints SPIN's ``H36M_TO_J14`` picks, the pelvis the mean of the hips), as
-  the papers do, where ``--joints-regressor`` (or ``<data root>/body_models/J_regressor_h36m.npy``) is given;
+  and ProHMR, [17, 6890], SMPL only; the joints SPIN's ``H36M_TO_J14`` picks), rooted at the mean of the two hips
+  (SPIN's and PARE's 3DPW evaluation roots at the regressed Human3.6M pelvis, joint 0 of the 17, instead: a
+  difference of the kit's), where ``--joints-regressor`` (or ``<data root>/body_models/J_regressor_h36m.npy``) is given;
 * otherwise the body model's **24 joints** (pelvis root), labelled as such in every output: those numbers are
   not comparable with the papers'.
 
