@@ -362,6 +362,15 @@ TEXTURE_VARIANTS = ("full (estimated texture)", "+ noise N(0,10)", "+ noise N(0,
                     "+ brightness N(0,50)", "wrong texture", "no texture", "texture only")
 
 
+def _other_person(scene, body):
+    """Another person's back-projected texture for a one-scene ablation (the scene with the next seed)."""
+    from dispkit.data.synthetic import make_scene
+    from dispkit.texture import scene_texture
+
+    other = make_scene(scene.seed + 1, "pare-like", scene.width, scene.height, body=body)
+    return scene_texture(other, 4, body=body)[0]
+
+
 def texture_variant(name: str, est, wrong, seeds):
     """(checkpoint name, textures [B,S,S,3]) of a Table 3 variant: ``est`` the back-projected textures, ``wrong``
     another person's, ``seeds`` the scenes' seeds (for the degradations' noise)."""
@@ -406,7 +415,8 @@ def texture_ablation(scenes, body: BodyModel | None = None, nets: dict | None = 
     bar = tqdm(total=n, desc="texture ablation", disable=not progress)
     for c0, batch in zip(range(0, n, batch_size), batches(scenes, body, batch_size)):
         est = torch.stack(estimates[c0:c0 + len(batch)])
-        wrong = torch.stack([estimates[(c0 + i + 1) % len(estimates)] for i in range(len(batch))])  # next person
+        wrong = torch.stack([estimates[(c0 + i + 1) % n] if n > 1 else _other_person(scenes[0], body)
+                             for i in range(len(batch))])                               # the next person's
         for v in TEXTURE_VARIANTS:
             ckpt, tex = texture_variant(v, est, wrong, batch.seeds)
             terms, info = predicted_terms(batch, body, nets[ckpt], textures=tex, name=v)
