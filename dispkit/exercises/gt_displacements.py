@@ -20,10 +20,18 @@ def _eq2_pixel(answer):
         V, faces, face_index, bary, g = _random_maps(seed)
         v = torch.randn(V, 2, generator=g, dtype=torch.float64) * 5
         want = pixel_field(v[None], face_index[None], bary[None], faces)[0]
+        row, col = (int(k) for k in (face_index >= 0).nonzero()[0])
+        _call(answer, v.clone(), faces.clone(), face_index.clone(), bary.clone(), row, col)  # None there: a stub
         for row in range(face_index.shape[0]):
             for col in range(face_index.shape[1]):
-                got = _as_tensor(_call(answer, v.clone(), faces.clone(), face_index.clone(), bary.clone(), row,
-                                             col)).reshape(-1)
+                got = answer(v.clone(), faces.clone(), face_index.clone(), bary.clone(), row, col)
+                if got is None:
+                    if int(face_index[row, col]) < 0:
+                        return False, f"pixel ({row}, {col}) is background (face_index -1) and your function " \
+                                      "returned None: Eq. 2 gives it the displacement (0, 0) (and the loss mask m " \
+                                      "of Eq. 3 is 0 there)."
+                    return False, f"pixel ({row}, {col}) has a triangle, but your function returned None."
+                got = _as_tensor(got).reshape(-1)
                 if got.shape != (2,):
                     return False, f"return a 2-vector, got shape {tuple(got.shape)}."
                 if torch.allclose(got, want[row, col], atol=1e-6):
@@ -57,12 +65,16 @@ def _largest_joint(answer, scene=None, body=None):
     top = ", ".join(f"{SMPL_JOINT_NAMES[int(i)]} {float(d[i]):.1f} px" for i in order[:3])
     if name == best:
         return True, f"largest: {top}; pelvis {float(d[0]):.1f} px. The kit's simulated regressor turns every " \
-                     "joint a little, and the far ends of the kinematic chains collect the errors of every joint " \
-                     "above them (the paper's abstract: 'minor joint rotation errors that accumulate along the " \
-                     "kinematic chain')."
+                     "joint a little, and the far ends of the kinematic chains collect the rotation errors of every " \
+                     "joint above them (the paper's abstract: 'minor joint rotation errors that accumulate along " \
+                     "the kinematic chain'). They also get the largest share of the regressor's global-rotation " \
+                     "error and of its depth error, which moves the body along its viewing ray and so scales the 2D " \
+                     "body about the pelvis: both grow with the distance from the root."
     rank = int((order == SMPL_JOINT_NAMES.index(name)).nonzero()[0, 0]) + 1
     return False, f"{name} is number {rank} of 24 ({float(d[SMPL_JOINT_NAMES.index(name)]):.1f} px); the " \
-                  f"largest: {top}. Errors accumulate along the kinematic chain, so look towards its ends."
+                  f"largest: {top}. Joint-rotation errors accumulate along the kinematic chain, and the global " \
+                  "rotation and the scale error of a wrong depth grow with the distance from the pelvis, so look " \
+                  "towards the ends of the chains."
 
 
 @_exercise("04.resolution", "The scene is rendered at W x H. Rendered at twice the width and height with the same "
@@ -72,10 +84,12 @@ def _largest_joint(answer, scene=None, body=None):
 def _resolution(answer):
     a = _number(answer)
     if _close(a, 2.0, rel=0.02):
-        return True, "x2: displacements are in pixels and scale with the resolution. That is why §4.1 scales the " \
-                     "reprojection loss 'depending on the size of the person' (the kit's reading, an assumption: " \
-                     "residuals in units of a 224-pixel person crop, dispkit.terms.person_scale), and why the " \
-                     "network's displacements are converted from crop to full-image pixels (after Eq. 5, before Eq. 6)."
+        return True, "x2: displacements are in pixels and scale with the resolution. This is one reason a loss " \
+                     "measured in pixels needs a scaling such as §4.1's, which scales the reprojection loss " \
+                     "'depending on the size of the person' (§4.1 gives no reason, and a person's size in pixels " \
+                     "also depends on their distance; the kit's reading, an assumption: residuals in units of a " \
+                     "224-pixel person crop, dispkit.terms.person_scale). It is also why the network's " \
+                     "displacements are converted from crop to full-image pixels (after Eq. 5, before Eq. 6)."
     if _close(a, 4.0, rel=0.02):
         return False, "the number of pixels grows 4x, but each vector's length only scales with f."
     if _close(a, 1.0, rel=0.02):
