@@ -213,11 +213,12 @@ def plot_views(views: dict, keys=("rgb", "depth", "normal", "vertex_color", "mas
 # --------------------------------------------------------------------------- displacement fields
 
 def flow_to_rgb(field, mask=None, max_magnitude: float | None = None, background=1.0) -> np.ndarray:
-    """A 2D field [H,W,2] as colours (optical-flow-style HSV coding (hue: direction, saturation: length; the background is white too)): hue = direction, saturation = magnitude.
+    """A 2D field [H,W,2] as colours, an optical-flow-style HSV coding (a plain hue wheel, not Middlebury's): hue =
+    direction, saturation = magnitude.
 
     Pixels right (+x) are red, down (+y, image rows) yellow-green, left cyan, up blue-violet; white means no
-    displacement. ``max_magnitude`` (default: the 99th percentile over the mask) maps to full saturation.
-    Pixels outside ``mask`` get ``background``.
+    displacement (and the background, by default, is white too). ``max_magnitude`` (default: the 99th percentile
+    over the mask) maps to full saturation. Pixels outside ``mask`` get ``background``.
     """
     import matplotlib.colors as mcolors
 
