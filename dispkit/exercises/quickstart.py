@@ -66,8 +66,9 @@ def _mean_vertex_motion(body, joint: str, angle: float, axis: int = 0) -> float:
     return float((a - b).norm(dim=-1).mean())
 
 
-@_exercise("00.lever", "Rotate one joint by 0.5 rad from the rest pose: which of 'left_shoulder', 'left_elbow', "
-           "'left_wrist' moves the body's vertices the most on average? Predict first, then measure.",
+@_exercise("00.lever", "Rotate one joint by 0.5 rad about the z axis (axis-angle [0, 0, 0.5]) from the rest pose: "
+           "which of 'left_shoulder', 'left_elbow', 'left_wrist' moves the body's vertices the most on average? "
+           "Predict first, then measure.",
            "every vertex below a joint in the kinematic tree turns with it, and the distance moved grows with the "
            "distance from the joint (a lever arm).")
 def _lever(answer, body=None):
@@ -82,8 +83,9 @@ def _lever(answer, body=None):
     best = max(motion, key=motion.get)
     table = ", ".join(f"{j} {1000 * m:.1f} mm" for j, m in motion.items())
     if name == best:
-        return True, f"mean vertex motion: {table}. The shoulder carries the whole arm and hand on the longest " \
-                     "lever: a regressor's small error at the top of a chain is a large error at its end."
+        return True, f"mean vertex motion for 0.5 rad about z: {table}. The shoulder carries the whole arm and " \
+                     "hand on the longest lever: a regressor's small error at the top of a chain is a large error at " \
+                     "its end."
     return False, "not the most; think of how many vertices hang below each joint and how far they are from it."
 
 

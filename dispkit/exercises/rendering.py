@@ -74,17 +74,19 @@ def _edge_normals(answer, views=None):
     why = (f"the render measures {measured:.1%} of the visible pixels with n_z > 0, but only {away:.2%} with n · d > 0 "
            "(interpolated vertex normals along the silhouette). A pinhole camera's rays fan out: near the image "
            "edge the ray d is far from the optical axis, so a surface can face the camera (n · d < 0) while its "
-           "normal points away from the axis (n_z > 0). \"visible ⇒ n_z < 0\" holds for orthographic projection "
-           "only, where every ray is +z.")
-    if abs(a - measured) <= max(0.05, 0.5 * measured):
-        return True, f"your {a:.0%} is close: {why}"
+           "normal points away from the camera along the optical axis (n_z > 0). \"visible ⇒ n_z < 0\" holds for "
+           "orthographic projection only, where every ray is +z.")
+    tol = max(0.05, 0.5 * measured)
+    rule = f"the check accepts answers within max(0.05, half the measured share) = {tol:.3f} of it"
+    if abs(a - measured) <= tol:
+        return True, f"your {a:.0%} is close ({rule}): {why}"
     if a == 0.0:
         return False, "0 is the orthographic answer (every ray along +z, so a visible surface has n_z < 0). This " \
                       "camera is a wide-angle pinhole and the body sits near the image edge: look at the direction " \
                       "of the ray to the body there."
     return False, ("too low: " if a < measured else "too high: ") + f"the rays d to the body are {off_axis:.0f}° off " \
         "the optical axis on average here; count the visible surfaces whose normal is within 90° of −d but more " \
-        "than 90° from −z."
+        f"than 90° from −z ({rule})."
 
 
 @_exercise("02.crop_focal", "A 256 x 256 full image (f = sqrt(256² + 256²)) is cropped to a 128-pixel box and "
