@@ -43,10 +43,9 @@ class FitConfig:
 
     The default is the paper's modified SMPLify (§4.1): full image, f = √(w² + h²), no bending and no camera-depth
     term. SPIN keeps the translation fixed in the body stage; with this schedule (30 camera iterations) that was
-    measured to cost a lot (calibration scenes, GMM: GT dense 42.1 vs 21.6 mm MPJPE, GT keypoints 41.9 vs 31.8,
-    simulated OpenPose 86.5 vs 62.8 with the translation fixed vs free; ``benchmarks/results/calibration.json``),
-    so the body stage optimises it too (``transl_in_body``). :data:`FIT_PRESETS` ``"spin_default"`` is SPIN's
-    own SMPLify (the paper's "OP*" rows), translation fixed.
+    measured to cost a lot on the calibration scenes (``benchmarks/results/calibration.json``,
+    ``translation_in_body_stage``), so the body stage optimises it too (``transl_in_body``).
+    :data:`FIT_PRESETS` ``"spin_default"`` is SPIN's own SMPLify (the paper's "OP*" rows), translation fixed.
     """
 
     camera_iters: int = 30

@@ -4,7 +4,7 @@ Each term is a :class:`DataTerm`: ``loss(out, cam) -> [B]`` of the posed body ``
 ``valid [B]``, the frames it can constrain. Residuals are measured in full-image pixels and scaled by the
 person's size, as if the person filled a 224-pixel crop (SPIN's fitting size): a 3-pixel miss on a small person
 counts as much as a 9-pixel miss on a person three times larger. They go through the Geman-McClure error
-(:func:`gmof`), which grows like r² for small residuals and flattens at σ, so a few wrong targets (a flipped
+(:func:`gmof`), which grows like r² for small residuals and flattens at σ², so a few wrong targets (a flipped
 keypoint, a wrong displacement) cannot drag the body. :data:`DATA_WEIGHTS` are §4.1's multipliers. The bending
 term of SMPLify (:func:`bending_term`) is here too; the paper's modified SMPLify switches it off.
 """
