@@ -18,17 +18,21 @@ def _median(answer):
         return False, f"sort the four values; the median lies between the middle two (0.52 and 0.55), not at {med:g}."
     if not _close(mean, float(vals.mean()), rel=1e-3):
         return False, f"the median is right; the mean is {float(vals.mean()):.4f}, not {mean:g}."
-    return True, "0.535 (numpy's median of an even count: the mean of the middle two; torch.nanmedian, which " \
-                 "dispkit.texture uses, takes the lower one, 0.52) against a mean of 0.63: one wrong frame moves " \
-                 "the mean by a fifth of the range and the median hardly at all. That is what the median is for " \
-                 "(§4 takes it); whether it wins on a given person depends on how many frames are wrong for a " \
-                 "vertex, as the lines printed in the notebook show."
+    good = vals[:3]
+    return True, f"0.535 (numpy's median of an even count: the mean of the middle two; torch.nanmedian, which " \
+                 f"dispkit.texture uses, takes the lower one, {lower:.2f}) " \
+                 f"against a mean of {float(vals.mean()):.3f}. The wrong frame moves the mean " \
+                 f"from {float(good.mean()):.3f} (the three good frames) to " \
+                 f"{float(vals.mean()):.3f}, by {float(vals.mean() - good.mean()):.2f}, and the median from " \
+                 f"{float(good.median()):.2f} by {0.535 - float(good.median()):.3f} (numpy) or not at all (torch). " \
+                 "That is what the median is for (§4 takes it); whether it wins on a given person depends on how " \
+                 "many frames are wrong for a vertex, as the lines printed in the notebook show."
 
 
 _PROTOCOLS: dict = {}
 
 
-def _protocol_errors(scene, body, frames: int) -> dict:
+def _protocol_errors(scene, body, frames: int, size: int = 256) -> dict:
     """Colour errors (0-255, seen vertices) and coverage of the texture back-projected from the same frames with
     the GT meshes and with a simulated regressor's initial meshes (the two protocols of notebook 03); cached."""
     import numpy as np
@@ -37,7 +41,7 @@ def _protocol_errors(scene, body, frames: int) -> dict:
     from dispkit.data.synthetic import person_sequence
     from dispkit.texture import estimate_texture, texture_error
 
-    key = (scene.seed, scene.regressor, scene.distribution, int(frames))
+    key = (scene.seed, scene.regressor, scene.distribution, int(frames), int(size))
     if key not in _PROTOCOLS:
         seq = person_sequence(scene, frames, body)
         init = simulate_regressor(seq["params"], scene.regressor, np.random.default_rng([scene.seed, 5]), body)
@@ -45,7 +49,7 @@ def _protocol_errors(scene, body, frames: int) -> dict:
             init_v = body(**init).vertices
         out = {}
         for name, verts in (("gt", seq["vertices"]), ("initial", init_v)):
-            tex, info = estimate_texture(seq["images"], verts, seq["camera"], body, size=128)
+            tex, info = estimate_texture(seq["images"], verts, seq["camera"], body, size=int(size))
             out[name] = {"error": texture_error(tex, scene.texture, body, info["seen"])["seen_mean_abs_error_255"],
                          "coverage": info["coverage"]}
         _PROTOCOLS[key] = out
@@ -55,15 +59,15 @@ def _protocol_errors(scene, body, frames: int) -> dict:
 @_exercise("03.init_meshes", "Back-project the same reference frames with the initial meshes (a regressor's "
            "estimate in each frame, what refine_sequence has at test time) instead of the GT meshes. Predict: is the "
            "colour error on the seen vertices 'larger' or 'smaller' than with the GT meshes? Pass the scene: "
-           "check(..., answer, scene=scene, body=body).",
+           "check(..., answer, scene=scene, body=body, frames=frames, size=texture_size).",
            "where does a pixel's colour land when the mesh is drawn a few pixels beside the person?")
-def _init_meshes(answer, scene=None, body=None, frames: int = 4):
+def _init_meshes(answer, scene=None, body=None, frames: int = 4, size: int = 256):
     from dispkit.body import default_body
     from dispkit.data.synthetic import make_scene
 
     body = default_body(body)
     scene = make_scene(0, "pare-like", body=body) if scene is None else scene
-    m = _protocol_errors(scene, body, frames)
+    m = _protocol_errors(scene, body, frames, size)
     gt, init = m["gt"]["error"], m["initial"]["error"]
     want = "larger" if init > gt else "smaller"
     a = _name(answer)
@@ -71,7 +75,8 @@ def _init_meshes(answer, scene=None, body=None, frames: int = 4):
          "less": "smaller"}.get(a, a)
     if a not in ("larger", "smaller"):
         return False, f"answer 'larger' or 'smaller' (got {answer!r})."
-    measured = (f"measured on scene {scene.seed}: {init:.1f}/255 with the initial meshes against {gt:.1f}/255 with the "
+    measured = (f"measured on scene {scene.seed} ({frames} frames, {size}² texture): {init:.1f}/255 with the "
+                f"initial meshes against {gt:.1f}/255 with the "
                 f"GT meshes (coverage {m['initial']['coverage']:.2f} and {m['gt']['coverage']:.2f})")
     if a == want == "larger":
         return True, f"larger, {measured}. A mesh drawn beside the person paints background and neighbouring body " \
