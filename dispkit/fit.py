@@ -10,9 +10,9 @@ Data terms live in :mod:`dispkit.terms` (:class:`~dispkit.terms.DenseTerm`, Eq. 
 :class:`~dispkit.terms.KeypointTerm`, OpenPose; :class:`~dispkit.terms.DensePoseTerm`), pose priors in
 :mod:`dispkit.priors` (GMM; the latent priors VPoser and the cNF, for which the body stage optimises the latent
 code with ``||z||²`` instead of the pose). Besides the data term and the pose prior the fit has the shape
-regulariser ``||β||²`` and SMPLify's bending term (off by default, as in the paper's modified SMPLify). The
-camera-depth term of SPIN's implementation is left out, as the paper does. The whole method (crop, render,
-predict, Eq. 5-6, this fit) is :func:`dispkit.pipeline.refine`.
+regulariser ``||β||²`` and SMPLify's bending term (off by default, as in the paper's modified SMPLify), and SPIN's
+camera-depth term (off by default too, as the paper does; on in :data:`FIT_PRESETS` ``"spin_default"``). The
+whole method (crop, render, predict, Eq. 5-6, this fit) is :func:`dispkit.pipeline.refine`.
 
 Frames are independent (Adam updates each parameter element on its own, and every frame's loss depends only
 on its parameters): a batch of B frames gives the B fits one would get one by one. A frame without usable

@@ -127,9 +127,10 @@ def markdown_tables(result: dict) -> str:
                       "|" + "---|" * (len(SHOWN) + 5)]
             for name, row in rows.items():
                 p = _paper_row(preg, name)
-                pr = paper.ratio_to_init(preg, name) if p else None
+                theirs = name.replace("(BlazePose)", "(OP)")          # a real-detector row: the paper's OpenPose row
+                pr = paper.ratio_to_init(preg, theirs) if p else None
                 if p and pr is None:
-                    pr = paper.ratio_to_init(preg, name, table=paper.TABLE2)
+                    pr = paper.ratio_to_init(preg, theirs, table=paper.TABLE2)
                 vals = " | ".join(_fmt(row.get(m)) for m in SHOWN)
                 lines.append(f"| {name} | {vals} | {row['MPJPE'] / init:.3f} | {_fmt(p['MPJPE'] if p else None)} | "
                              f"{_fmt(pr, 3)} | {_fmt(row.get('s_per_frame'), 2)} |")
