@@ -2,7 +2,7 @@
 
 A JupyterLab server is started on 127.0.0.1 with a token over a temporary copy of ``notebooks/`` (so nothing in
 the repository gets outputs; ``DISPKIT_FAST=1`` in its environment runs the notebooks fast), and headless
-Chromium opens the notebooks (all nine by default; see ``DEFAULT_NOTEBOOKS``),
+Chromium opens the notebooks (all ten by default; see ``DEFAULT_NOTEBOOKS``),
 runs all their cells and checks what a student sees:
 
 * no cell has an error output;
@@ -12,7 +12,7 @@ runs all their cells and checks what a student sees:
   interactive figure of the notebook (``dispkit.viz.interactive_figure``) is on the page;
 * every plotly figure is drawn (its element's pixels are not all one colour: the WebGL canvas of a 3D figure
   draws through SwiftShader);
-* moving one slider of notebooks 00, 02, 04, 05 and 06 (a real drag of the handle) redraws its figure.
+* moving one slider of notebooks 00, 03, 04, 05, 06 and 07 (a real drag of the handle) redraws its figure.
 
 The server and the browser are stopped by the fixtures' finalizers, also when a test fails. Needs Debian's
 ``chromium`` and ``chromium-driver`` and selenium; without them the module is skipped with the reason, except
@@ -44,17 +44,17 @@ CHROMEDRIVER = shutil.which("chromedriver") or "/usr/bin/chromedriver"
 CHROME_FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--window-size=1600,1200", "--enable-unsafe-swiftshader",
                 "--use-angle=swiftshader", "--disable-background-networking", "--disable-component-update",
                 "--disable-sync", "--no-first-run", "--disable-dev-shm-usage")
-# Which notebooks: all nine -- sliders (00, 02, 04, 05, 06), a plotly figure (00), progress bars (03, 08), and the
-# static 01 and 07. 03 trains 12 steps and evaluates four networks on 3 scenes of each split in fast mode: about
-# 30 s once the suite's earlier tests have filled the numba and texture-pool caches (a minute from cold caches).
-# DISPKIT_BROWSER_NOTEBOOKS picks others by number prefix ("00 03").
+# Which notebooks: all ten -- sliders (00, 03, 04, 05, 06, 07), a plotly figure (00), progress bars (05, 07, 08),
+# and the static 01, 02 and 09. 05 trains 12 steps and evaluates four networks on 3 scenes of each split in fast
+# mode (about 40 s once the suite's earlier tests have filled the numba and texture-pool caches).
+# DISPKIT_BROWSER_NOTEBOOKS picks others by number prefix ("00 05").
 DEFAULT_NOTEBOOKS = "all"
 _selection = os.environ.get("DISPKIT_BROWSER_NOTEBOOKS", DEFAULT_NOTEBOOKS).split()
 NOTEBOOKS = list_notebooks() if _selection == ["all"] else list_notebooks(only=_selection)
 # the slider each of these notebooks' test drags (a word of its label) and the figure it must redraw
-SLIDERS = {"00_quickstart": "β₀", "04_gt_displacements": "angle", "06_pixel_to_vertex": "noise",
-           "07_smplify_priors": "weight", "03_textures": "strength"}
-RUN_TIMEOUT = 400      # seconds for one notebook's run-all (notebook 05 is the longest on a busy machine)
+SLIDERS = {"00_quickstart": "β₀", "03_textures": "strength", "04_gt_displacements": "angle",
+           "05_network_training": "strength", "06_pixel_to_vertex": "noise", "07_smplify_priors": "weight"}
+RUN_TIMEOUT = 500      # seconds for one notebook's run-all (notebook 07 is the longest on a busy machine)
 SHOTS = os.environ.get("DISPKIT_BROWSER_SCREENSHOTS")
 WIDGET_MIME = "application/vnd.jupyter.widget-view+json"
 PLOTLY_MIME = "application/vnd.plotly.v1+json"

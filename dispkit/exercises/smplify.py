@@ -40,7 +40,7 @@ def _gmof(answer):
             continue
         r0 = r.detach()
         if torch.allclose(got_t, sigma * r0 ** 2 / (sigma + r0 ** 2), rtol=1e-6):
-            return False, "σ appears squared in both places: ρ(r) = σ² r² / (σ² + r²) (σ has the unit of r)."
+            return False, "σ must appear squared in both places: ρ(r) = σ² r² / (σ² + r²) (σ has the unit of r)."
         if torch.allclose(got_t, r0 ** 2 / (sigma ** 2 + r0 ** 2), rtol=1e-6):
             return False, "the factor σ² in front is missing: without it ρ flattens at 1 instead of σ², and for " \
                           "small residuals it is r²/σ² instead of r², which rescales every data weight."
