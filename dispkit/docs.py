@@ -95,8 +95,10 @@ def summary(res: Results) -> str:
     """README: PARE-like estimates refined every way, both splits, beside the paper; the network's EPE; Table 3."""
     t, net, tex = res("tables"), res("net"), res("texture_ablation")
     ids, oods = t["splits"]["id"]["pare-like"], t["splits"]["ood"]["ood-pare-like"]
-    shown = [("the initial estimate", "init"), ("SMPLify + GMM, OpenPose keypoints", "+GMM (OP)"),
-             ("SMPLify + GMM, DensePose", "+GMM (DP)"), ("SMPLify + GMM, **predicted displacements**", "+GMM (Ours)"),
+    shown = [("the initial estimate", "init"), ("SMPLify + GMM, OpenPose keypoints (simulated)", "+GMM (OP)"),
+             ("SMPLify + GMM, BlazePose keypoints (a real detector)", "+GMM (BlazePose)"),
+             ("SMPLify + GMM, DensePose (simulated)", "+GMM (DP)"),
+             ("SMPLify + GMM, **predicted displacements**", "+GMM (Ours)"),
              ("SMPLify + VPoser, predicted displacements", "+VPOSER (Ours)"),
              ("SMPLify + cNF, predicted displacements", "+CNF (Ours)"),
              ("SMPLify + GMM, GT displacements", "+GMM (Ours GT)")]
@@ -108,7 +110,7 @@ def summary(res: Results) -> str:
         return _cell(rows[name]["MPJPE"], ratio, bold=name == "+GMM (Ours)")
 
     def published(name):
-        p = _paper_row("pare-like", name)
+        p = _paper_row("pare-like", name.replace("(BlazePose)", "(OP)"))   # beside the paper's OpenPose
         return "" if p is None else _cell(p[0], None if name == "init" else p[1])
 
     table = markdown_table(["PARE-like estimates", "in distribution", "out of distribution", "paper (3DPW, PARE)"],
