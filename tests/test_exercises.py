@@ -43,10 +43,10 @@ def test_every_exercise_has_a_question_and_a_collapsed_solution_in_its_notebook(
 
 
 # the solutions that need nothing from their notebook but these names
-STANDALONE = ["00.focal", "00.project", "02.barycentric", "02.normal_sign", "02.crop_focal", "04.eq2_pixel",
-              "04.resolution", "06.eq5_vertex", "06.noise", "09.depth", "09.texture_meshes", "08.crop_to_full",
-              "08.paper_gain", "08.dense_weight", "05.eq3_loss", "05.zero_field", "07.gmof", "07.balance",
-              "03.median"]
+STANDALONE = ["00.focal", "00.project", "02.barycentric", "02.crop_focal", "04.eq2_pixel",
+              "04.resolution", "06.eq5_vertex", "06.eq5_scatter", "09.depth", "08.crop_to_full",
+              "05.eq3_loss", "05.ood_zero_field", "07.gmof",
+              "03.median", "01.procrustes"]
 
 
 @pytest.mark.parametrize("key", STANDALONE)
@@ -75,16 +75,54 @@ def test_solutions_that_need_the_notebook_state():
     scene = make_scene(3, "pare-like", body=body)
     with torch.no_grad():
         gt, init = body(**scene.gt), body(**scene.init)
-    exec(_solutions()["04.largest_joint"], {"check": check, "body": body, "scene": scene, "gt": gt, "init": init,
-                                            "SMPL_JOINT_NAMES": SMPL_JOINT_NAMES,
+    exec(_solutions()["04.largest_joint"], {"check": check, "body": body, "scene": scene, "gt_out": gt,
+                                            "init_out": init, "SMPL_JOINT_NAMES": SMPL_JOINT_NAMES,
                                             "vertex_displacements": vertex_displacements})
-    table = {"epe_px": {"full (estimated texture)": 2.0, "+ noise N(0,30)": 2.1, "wrong texture": 2.4,
-                        "no texture": 9.0}}
-    exec(_solutions()["05.worst_variant"], {"check": check, "table": table})
-    assert summary() == {"00.lever": True, "04.largest_joint": True, "05.worst_variant": True}
-    assert not check("05.worst_variant", "+ noise N(0,30)", table=table)
-    assert not check("05.worst_variant", "wrong texture")          # no table passed: says how
+    from dispkit.render import render
+
+    views = render(init.vertices, body, scene.camera, modalities=("mask", "face_index", "bary"))
+    exec(_solutions()["06.correlated_noise"], {"check": check, "torch": torch, "body": body, "views": views,
+                                               "blur_px": 2.0})
+    assert summary() == {"00.lever": True, "04.largest_joint": True, "06.correlated_noise": True}
+    assert not check("06.correlated_noise", (1.3, 1.3), views=views, body=body)  # same R: averaging is ignored
+    # "no reduction for either": R_independent within a few % of R but far from its reduction R - 1
+    v = check("06.correlated_noise", (1.01, 1.0), views=views, body=body, verbose=False)
+    assert not v and v.answered and "R_independent = 1.01 is off" in v.message, v.message
+    assert not check("05.worst_variant", ("full (estimated texture)", "same"))  # a perturbation, not the estimate
+    # 05.worst_variant runs the trio's full network on the notebook's scenes (fast mode: one, the next as wrong)
+    live = [make_scene(900_000 + k, "pare-like", body=body) for k in range(2)]
+    reset()
+    exec(_solutions()["05.worst_variant"], {"check": check, "body": body, "person_texture": None,
+                                            "live_scenes": live[:1], "live_next": live[1:]})
+    assert summary() == {"05.worst_variant": True}
     assert not check("04.largest_joint", "pelvis", scene=scene, body=body)
+
+
+def test_the_edge_normals_experiment_measures_the_render_it_is_given(capsys):
+    """02.edge_normals: the notebook's solution (a measurement on its wide-angle render) passes on any render; the
+    orthographic answer 0, a share out of [0, 1] and a missing render say why."""
+    import math
+
+    from scipy.spatial.transform import Rotation
+
+    from dispkit.body import default_body
+    from dispkit.camera import Camera
+    from dispkit.render import render
+
+    body = default_body()
+    turn = torch.tensor(Rotation.from_euler("XY", [math.pi, 0.5]).as_rotvec()[None], dtype=torch.float32)
+    with torch.no_grad():
+        verts = body(global_orient=turn, transl=torch.tensor([[-1.2, -0.25, 1.1]])).vertices
+    wide = Camera(focal=torch.full((1, 2), 32.0), center=torch.full((1, 2), 64.0), width=128, height=128)
+    edge_views = render(verts, body, wide, modalities=["normal", "mask"])
+    reset()
+    exec(_solutions()["02.edge_normals"], {"check": check, "edge_views": edge_views, "torch": torch})
+    assert summary()["02.edge_normals"] is True, capsys.readouterr().out
+    share = float((edge_views["normal"][0][..., 2] > 0)[edge_views["mask"][0]].float().mean())
+    assert share > 0.06  # a wide-angle render near the edge: the orthographic rule fails
+    assert "orthographic" in check("02.edge_normals", 0.0, verbose=False, views=edge_views).message
+    assert "between 0 and 1" in check("02.edge_normals", 15, verbose=False, views=edge_views).message
+    assert "pass views" in check("02.edge_normals", 0.1, verbose=False).message
 
 
 def test_unanswered_exercises_print_the_hint(capsys):
@@ -98,7 +136,7 @@ def test_a_stub_function_is_unanswered_not_wrong():
     def stub(*args):
         ...
 
-    for key in ("00.project", "02.barycentric", "04.eq2_pixel", "06.eq5_vertex"):
+    for key in ("00.project", "02.barycentric", "04.eq2_pixel", "06.eq5_vertex", "06.eq5_scatter"):
         v = check(key, stub, verbose=False)
         assert not v and not v.answered and "returns None" in v.message
 
@@ -109,12 +147,28 @@ def test_a_stub_function_is_unanswered_not_wrong():
     ("00.project", lambda p, w, h: p[:, :2] * (w * w + h * h) ** 0.5 + torch.tensor([w / 2, h / 2]), "depth"),
     ("02.crop_focal", math.hypot(256, 256) * 2, "scaled up"),
     ("04.resolution", 4, "number of pixels"),
-    ("06.noise", 0.25, "variance"),
+    ("06.correlated_noise", 1.3, "two numbers"),
     ("09.depth", math.hypot(1920, 1080) / (300 * 0.9), "off by 2"),
-    ("09.texture_meshes", "gt", "no ground truth"),
+    ("09.texture_meshes", "gt", "a pair"),
+    ("09.texture_meshes", ("gt", "refined"), "'gt' or 'initial'"),
     ("08.crop_to_full", 64 / 160, "inverted"),
-    ("08.dense_weight", 0.04, "cNF"),
+    ("08.drop_modality", "higher", "benchmark says 'same'"),
+    ("08.depth_offset", "higher", "pass the experiment's results"),
     ("00.project", lambda p, w, h: 1 / 0, "ZeroDivisionError"),
+    ("05.ood_zero_field", ("better", "better"), "not what was measured"),
+    ("05.worst_variant", ("no texture", "same"), "another network"),
+    ("05.worst_variant", "wrong texture", "a pair"),
+    ("03.init_meshes", "smaller", "not on this scene"),
+    ("07.gmof", lambda r, s: s * r ** 2 / (s + r ** 2), "squared in both places"),
+    ("07.gmof", lambda r, s: r ** 2 / (s ** 2 + r ** 2), "factor σ² in front"),
+    ("07.gmof", lambda r, s: (s ** 2 * r ** 2 / (s ** 2 + r ** 2)).sum(-1), "elementwise"),
+    ("07.sigma", "maybe", "'better' or 'worse'"),
+    ("07.sigma", "worse", "pass the two fits"),
+    ("07.invisible", "the same", "'higher' or 'lower'"),
+    ("01.procrustes", lambda P, G: P, "differ from dispkit.metrics.procrustes_align"),
+    ("01.procrustes", lambda P, G: (lambda U, S, Vh: S.sum() / ((P - P.mean(0)) ** 2).sum() * (P - P.mean(0))
+                                    @ (U @ Vh).T + G.mean(0))(*torch.linalg.svd((G - G.mean(0)).T @ (P - P.mean(0)))),
+     "det R = -1"),
 ])
 def test_wrong_answers_say_why(key, answer, why):
     v = check(key, answer, verbose=False)
@@ -129,6 +183,22 @@ def test_eq5_plain_mean_is_recognised():
 
     v = check("06.eq5_vertex", plain, verbose=False)
     assert not v and "plain mean" in v.message
+
+
+def test_none_for_background_or_a_seen_vertex_is_wrong_not_a_stub():
+    def eq2_none_on_background(v_hat, faces, face_index, bary, row, col):
+        t = int(face_index[row, col])
+        return None if t < 0 else (bary[row, col, :, None] * v_hat[faces[t]]).sum(0)
+
+    def eq5_high_threshold(field, face_index, bary, faces, i):
+        fg = face_index >= 0
+        w = (bary[fg] * (faces[face_index[fg]] == i)).sum(-1)
+        return None if float(w.sum()) <= 0.5 else (w[:, None] * field[fg]).sum(0) / w.sum()
+
+    v = check("04.eq2_pixel", eq2_none_on_background, verbose=False)
+    assert not v and v.answered and "(0, 0)" in v.message, v.message
+    v = check("06.eq5_vertex", eq5_high_threshold, verbose=False)
+    assert not v and v.answered and "1e-6" in v.message, v.message
 
 
 def test_unknown_exercise_is_an_error():
