@@ -3,8 +3,9 @@
 :func:`predicted_dense_term` is §3.1 + Eq. 5-6 for full images: the person is cropped around the initial
 estimate (:func:`dispkit.camera.person_box`, the one crop rule of the kit), rendered there with the person's
 texture, the network predicts the per-pixel field, and Eq. 5 and Eq. 6 turn it into 2D vertex targets of the
-dense term (Eq. 7). :func:`refine` adds SMPLify (Eq. 4); :func:`refine_sequence` runs a video of one person the
-paper's way, with the texture back-projected from the initial meshes first.
+dense term (Eq. 7). :func:`refine` adds SMPLify (Eq. 4); :func:`refine_sequence` runs a video of one person: first
+the texture, back-projected from the initial meshes (the paper back-projects with the annotated meshes of a reference
+sequence; at test time without annotations the initial meshes are what there is), then every frame.
 
 What a user passes is checked at the door (:mod:`dispkit.inputs`: one error type per kind of mistake; 8-bit
 images are converted to [0, 1]). A frame whose initial estimate cannot be cropped (:func:`unusable_frames`:
@@ -168,7 +169,7 @@ def refine(image, init: dict, cam: Camera, texture, net="cpu", prior="gmm", body
 def refine_sequence(images, init: dict, cam: Camera, net="cpu", prior="gmm", body: BodyModel | None = None,
                     config: FitConfig | None = None, texture_frames: int = 8, texture_size: int = 256,
                     batch: int = 8, progress: bool = True, texture=None) -> FitResult:
-    """:func:`refine` over a sequence of one person, the way the paper runs on video (§4): first the person's
+    """:func:`refine` over a sequence of one person (§4): first the person's
     texture is back-projected (:func:`dispkit.texture.estimate_texture`) from ``texture_frames`` evenly spaced
     frames with the *initial* meshes (the GT is unknown at test time), then every frame is refined in batches
     of ``batch``. ``images``: [T,H,W,3], float in [0,1] or ``uint8`` (converted to float / 255), or a sequence of
