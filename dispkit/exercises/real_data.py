@@ -17,8 +17,9 @@ def _depth(answer):
                                   torch.tensor([300.0]), 1920, 1080)[0, 2])
     a = _number(answer)
     if _close(a, want, rel=0.005):
-        return True, f"t_z = 2 f / (b s) = {want:.2f} m (dispkit.camera.crop_cam_to_full, CLIFF's rule): the " \
-                     "regressor's scale becomes a depth in the full-image camera that SMPLify fits in."
+        return True, (f"t_z = 2 f / (b s) = {want:.2f} m (dispkit.camera.crop_cam_to_full: HMR/SPIN's t_z = 2 f / "
+                      "(b s), here with the full image's f and the box's b, as in CLIFF's cam_crop2full): the "
+                      "regressor's scale becomes a depth in the full-image camera that SMPLify fits in.")
     if _close(a, want / 2, rel=0.005):
         return False, "off by 2: the crop's normalised coordinates span 2 units ([-1, 1]) over b pixels."
     if _close(a, want * 2, rel=0.005):
