@@ -121,30 +121,6 @@ def _name(answer) -> str:
     return str(answer).strip().lower().replace(" ", "_").replace("-", "_")
 
 
-# ------------------------------------------------------------------------------------------------ helpers
-
-def _number(answer) -> float:
-    if isinstance(answer, bool):
-        raise TypeError("a number was expected, not True/False")
-    if isinstance(answer, torch.Tensor):
-        if answer.numel() != 1:
-            raise TypeError(f"a single number was expected, got a tensor of shape {tuple(answer.shape)}")
-        return float(answer)
-    return float(answer)
-
-
-def _close(a: float, b: float, rel: float = 1e-3, abs_: float = 1e-6) -> bool:
-    return math.isfinite(a) and abs(a - b) <= max(abs_, rel * abs(b))
-
-
-def _as_tensor(x, dtype=torch.float64) -> torch.Tensor:
-    return torch.as_tensor(x).detach().to(dtype)
-
-
-def _name(answer) -> str:
-    return str(answer).strip().lower().replace(" ", "_").replace("-", "_")
-
-
 def _random_maps(seed: int):
     """A small random mesh with random triangle-index and barycentric maps (some background pixels)."""
     g = torch.Generator().manual_seed(seed)

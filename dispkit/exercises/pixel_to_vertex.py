@@ -8,21 +8,28 @@ import torch
 from dispkit.exercises._core import _as_tensor, _call, _exercise, _NoAnswer, _number, _random_maps
 
 
+def _random_case(seed: int):
+    """A random mesh's maps, a random field on its foreground pixels and the package's Eq. 5 of it."""
+    from dispkit.displacement import pixels_to_vertices
+
+    V, faces, face_index, bary, g = _random_maps(seed)
+    field = torch.randn(*face_index.shape, 2, generator=g, dtype=torch.float64) * 3
+    field[face_index < 0] = 0
+    want, vis = pixels_to_vertices(field[None], face_index[None], bary[None], faces, V)
+    return V, faces, face_index, bary, field, want, vis
+
+
 @_exercise("06.eq5_vertex", "Write eq5_vertex(field, face_index, bary, faces, i): Eq. 5 for vertex i, from a "
            "field [H,W,2], the maps face_index [H,W] (-1 on background) and bary [H,W,3] and faces [F,3]. Return "
            "the 2-vector, or None when no pixel sees the vertex.",
            "loop over the foreground pixels; where vertex i is corner k of the visible triangle, add bary[y, x, k] "
            "* field[y, x] to a sum and bary[y, x, k] to a weight; the answer is sum / weight.")
 def _eq5_vertex(answer):
-    from dispkit.displacement import pixels_to_vertices
 
     if not callable(answer):
         return False, "pass your function itself."
     for seed in range(3):
-        V, faces, face_index, bary, g = _random_maps(seed)
-        field = torch.randn(*face_index.shape, 2, generator=g, dtype=torch.float64) * 3
-        field[face_index < 0] = 0
-        want, vis = pixels_to_vertices(field[None], face_index[None], bary[None], faces, V)
+        V, faces, face_index, bary, field, want, vis = _random_case(seed)
         fg = face_index >= 0
         weight = torch.zeros(V, dtype=torch.float64).index_add_(0, faces[face_index[fg]].reshape(-1),
                                                                 bary[fg].reshape(-1))  # Σ b per vertex
@@ -86,15 +93,11 @@ def _one_voter_each(got, field, face_index, faces, vis) -> bool:
            "(w[..., None] * field[fg][:, None]).reshape(-1, 2)); "
            "den likewise with w.reshape(-1); visible = den > 1e-6; v = num / den where visible.")
 def _eq5_scatter(answer):
-    from dispkit.displacement import pixels_to_vertices
 
     if not callable(answer):
         return False, "pass your function itself."
     for seed in range(3):
-        V, faces, face_index, bary, g = _random_maps(seed)
-        field = torch.randn(*face_index.shape, 2, generator=g, dtype=torch.float64) * 3
-        field[face_index < 0] = 0
-        want, vis = pixels_to_vertices(field[None], face_index[None], bary[None], faces, V)
+        V, faces, face_index, bary, field, want, vis = _random_case(seed)
         want, vis = want[0], vis[0]
         out = _call(answer, field.clone(), face_index.clone(), bary.clone(), faces.clone(), V)
         if not isinstance(out, (tuple, list)) or len(out) != 2:
