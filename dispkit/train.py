@@ -69,7 +69,8 @@ class TrainConfig:
     texture: str = "backprojected"  # texture behind the RGB rendering: backprojected (§4) or simulated
     texture_pool: int = 1000       # persons in the back-projected texture pool (built once, cached)
     init: str = ""                 # start from these weights (a checkpoint path or shipped name): fine-tuning
-    distribution: str = "broad"    # training scenes: broad (dispkit.data.broad), kit (the ID generator only) or mixed
+    distribution: str = "broad"    # training scenes: broad (dispkit.data.broad), kit (the ID generator only), mixed, or
+    #                                wide (mixed geometry in the wide appearance of dispkit.data.wide)
     backgrounds: str = ""          # a folder of background images (your photos) instead of the procedural ones
     precision: str = "auto"        # auto (bf16 + channels_last where the CPU/GPU has bf16 units), fp32, bf16
 
@@ -168,13 +169,14 @@ def _synthetic_dataset(cfg: TrainConfig, net_config: netmod.NetConfig):
     from dispkit.data.training import DisplacementDataset, texture_pool
 
     pool = None
+    pool_of = "wide" if cfg.distribution == "wide" else "kit"  # whose clothing the pool's persons wear
     if cfg.texture == "backprojected":
         rank, world = _dist()
         if rank == 0:  # one process builds the cached pool, the others wait and reuse it
-            pool = texture_pool(cfg.texture_pool, seed=cfg.seed)
+            pool = texture_pool(cfg.texture_pool, seed=cfg.seed, distribution=pool_of)
         if world > 1:
             torch.distributed.barrier()
-        pool = pool or texture_pool(cfg.texture_pool, seed=cfg.seed, progress=False)
+        pool = pool or texture_pool(cfg.texture_pool, seed=cfg.seed, progress=False, distribution=pool_of)
     return DisplacementDataset(crop=cfg.crop or net_config.crop, seed=cfg.seed, length=10 ** 9,
                                texture=cfg.texture, pool=pool, distribution=cfg.distribution,
                                background_dir=cfg.backgrounds or None,
@@ -424,7 +426,7 @@ def check_config(cfg: TrainConfig, resume: bool = False) -> str:
         except (inputs.InputError, ValueError) as e:
             return inputs.one_line(e)
     choices = {"config": sorted(netmod.CONFIGS), "inputs": sorted(netmod.CHANNEL_SETS),
-               "texture": ["backprojected", "simulated"], "distribution": ["broad", "kit", "mixed"],
+               "texture": ["backprojected", "simulated"], "distribution": ["broad", "kit", "mixed", "wide"],
                "precision": ["auto", "bf16", "fp32"]}
     for name, valid in choices.items():
         if getattr(cfg, name) not in valid:

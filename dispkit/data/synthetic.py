@@ -106,8 +106,11 @@ def place_body(generator, body, euler, kind: str, width: int, height: int, pitch
     return params, cam, {"kind": kind, "yaw": float(yaw), "euler": euler, "pelvis": pelvis}
 
 
-#: the scene generators: the kit's own (training and the in-distribution split) and the out-of-distribution one
-DISTRIBUTIONS = ("kit", "ood")
+#: the scene generators: the kit's own (training and the in-distribution split), the out-of-distribution one, and
+#: the kit's people in wide appearance (:mod:`dispkit.data.wide`): ``"wide"`` with the training clothing families and
+#: photographs (the texture pool of ``DisplacementDataset(distribution="wide")``), ``"photo"`` with the held-out
+#: ones (the held-out-appearance split)
+DISTRIBUTIONS = ("kit", "ood", "wide", "photo")
 
 
 def _check_distribution(distribution: str) -> str:
@@ -196,7 +199,9 @@ def make_scene(seed: int, regressor="pare-like", width: int = 320, height: int =
     ``regressor`` (a :data:`~dispkit.data.regressors.REGRESSOR_PRESETS` name) only changes ``init``;
     the image does not depend on it. ``distribution="ood"`` makes a scene of the out-of-distribution split
     (:mod:`dispkit.data.ood`: other poses, portrait framing, camera pitch and roll, another regressor-error
-    model, other lights and backgrounds; ``regressor`` an ``OOD_REGRESSORS`` name).
+    model, other lights and backgrounds; ``regressor`` an ``OOD_REGRESSORS`` name). ``"wide"`` / ``"photo"``: the
+    kit's people, poses, cameras and regressor errors in the wide appearance of :mod:`dispkit.data.wide` (training
+    or held-out clothing families and photographs, several lights, JPEG); ``meta["clothing"]`` names the families.
     """
     from dispkit.render import render
 
@@ -208,7 +213,14 @@ def make_scene(seed: int, regressor="pare-like", width: int = 320, height: int =
     body = default_body(body)
     gt, init, cam, meta = scene_params(seed, regressor, width, height, body, kind, distribution)
     rng = np.random.default_rng([seed, 2])
-    tex = make_texture(rng, texture_size, body)
+    extra = {}
+    if distribution in ("wide", "photo"):
+        from dispkit.data.wide import make_texture_wide
+
+        tex, clothing = make_texture_wide(rng, texture_size, body, _WIDE_SPLIT[distribution])
+        extra["clothing"] = clothing
+    else:
+        tex = make_texture(rng, texture_size, body)
     hidden = "back" if abs(meta["yaw"]) < math.pi / 2 else "front"
     est = degraded_texture(tex, rng, body, hidden=hidden)
     background, shade = _appearance(distribution, background_dir)
@@ -222,7 +234,7 @@ def make_scene(seed: int, regressor="pare-like", width: int = 320, height: int =
     return Scene(seed=seed, regressor=regressor, image=img.contiguous(), mask=mask, camera=cam, box=box,
                  gt=gt, init=init, texture=tex, degraded_texture=est, background=bg, light=light,
                  kind=meta["kind"], meta={"yaw": meta["yaw"], "euler": meta["euler"], "ambient": ambient,
-                                          "noise_std": sd, "hidden": hidden}, distribution=distribution)
+                                          "noise_std": sd, "hidden": hidden, **extra}, distribution=distribution)
 
 
 def _appearance(distribution: str, background_dir=None):
@@ -231,7 +243,20 @@ def _appearance(distribution: str, background_dir=None):
         from dispkit.data import ood
 
         return ood.make_background_ood, ood.shade_and_composite_ood
+    if distribution in ("wide", "photo") and background_dir is None:
+        from dispkit.data.wide import background_wide, shade_wide
+
+        split = _WIDE_SPLIT[distribution]
+        return (lambda rng, H, W: background_wide(rng, H, W, split)), shade_wide
+    if distribution in ("wide", "photo"):
+        from dispkit.data.wide import shade_wide
+
+        return (lambda rng, H, W: make_background(rng, H, W, background_dir)), shade_wide
     return (lambda rng, H, W: make_background(rng, H, W, background_dir)), shade_and_composite
+
+
+#: the appearance split of :mod:`dispkit.data.wide` behind each wide scene generator
+_WIDE_SPLIT = {"wide": "train", "photo": "heldout"}
 
 
 def person_sequence(scene: Scene, n: int = 4, body=None, generator=None, camera: Camera | None = None) -> dict:

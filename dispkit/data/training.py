@@ -51,7 +51,7 @@ __all__ = ["INIT_MIX", "POOL_SEED0", "DisplacementDataset", "jittered_box", "loa
 #: how the initial estimates of training pairs are drawn (probabilities)
 #: with ``distribution="mixed"``, the share of samples drawn from the kit's generator (the rest are broad)
 KIT_SHARE = 0.3
-DISTRIBUTIONS = ("kit", "broad", "mixed")
+DISTRIBUTIONS = ("kit", "broad", "mixed", "wide")
 INIT_MIX = {"regressor": 0.6, "gt_pose": 0.25, "perturbed": 0.15}
 _PERTURB = {"sigma_joint": 0.06, "sigma_global": 0.05, "sigma_betas": 0.3, "sigma_depth": 0.04, "sigma_xy": 0.015}
 _VIEW_KEYS = ("rgb", "depth", "normal", "vertex_color", "mask")
@@ -79,7 +79,7 @@ def one_thread():
 def _pick_distribution(rng, distribution: str) -> str:
     """The generator of one sample: ``distribution`` itself, or for ``"mixed"`` the kit's with probability
     :data:`KIT_SHARE` and broad otherwise (one draw of ``rng``)."""
-    if distribution != "mixed":
+    if distribution not in ("mixed", "wide"):
         return distribution
     return "kit" if rng.random() < KIT_SHARE else "broad"
 
@@ -211,6 +211,7 @@ class DisplacementDataset(torch.utils.data.Dataset):
         rng = np.random.default_rng([self.seed, index, 31337])
         body, S = self.body, self.crop
         dist = _pick_distribution(rng, self.distribution)
+        wide = self.distribution == "wide"
         if dist == "broad":
             from dispkit.data.broad import make_background_broad, sample_params_broad, shade_and_composite_broad
 
@@ -220,6 +221,10 @@ class DisplacementDataset(torch.utils.data.Dataset):
             W, H = self.image_size
             gt, cam, meta = sample_params(rng, body, W, H)
             shade, background = shade_and_composite, make_background
+        if wide:  # the wide appearance (dispkit.data.wide) over either geometry
+            from dispkit.data.wide import background_wide, shade_wide
+
+            shade = shade_wide
         modes = list(self.mix)
         mode = modes[rng.choice(len(modes), p=np.array([self.mix[m] for m in modes]) / sum(self.mix.values()))]
         init, source = _init_estimate(gt, rng, body, mode, dist)
@@ -234,7 +239,8 @@ class DisplacementDataset(torch.utils.data.Dataset):
                 tex = make_texture(rng, self.texture_size, body)
                 hidden = "back" if abs(meta["yaw"]) < math.pi / 2 else "front"
                 est = degraded_texture(tex, rng, body, hidden=hidden)
-            bg = background(rng, S, S, self.background_dir)
+            bg = (background_wide(rng, S, S) if wide and self.background_dir is None
+                  else background(rng, S, S, self.background_dir))
             ccam = cam.crop(box, (S, S))
             g = render(gt_v, body, ccam, texture=tex, modalities=("rgb", "normal", "mask"))
             image, *_ = shade(g["rgb"][0], g["normal"][0], g["mask"][0], bg, rng)
@@ -268,7 +274,7 @@ def _cache_root() -> Path:
 
 
 def texture_pool(n: int = 1000, seed: int = 0, texture_size: int = 128, frames: int = 4, cache_dir=None,
-                 body=None, progress: bool = True, chunk: int = 50) -> Path:
+                 body=None, progress: bool = True, chunk: int = 50, distribution: str = "kit") -> Path:
     """Build once, then reuse, a pool of ``n`` synthetic persons with their true textures and the textures
     back-projected from ``frames`` other frames of each (:func:`dispkit.texture.scene_texture`, §4).
 
@@ -287,8 +293,11 @@ def texture_pool(n: int = 1000, seed: int = 0, texture_size: int = 128, frames: 
     n, frames, texture_size = int(n), int(frames), int(texture_size)
     if n < 1 or frames < 1:
         raise ValueError(f"need n >= 1 persons and frames >= 1, got n={n}, frames={frames}")
+    if distribution not in ("kit", "wide"):
+        raise ValueError(f"a texture pool's persons come from the 'kit' or the 'wide' scenes, got {distribution!r}")
     root = Path(cache_dir) if cache_dir is not None else _cache_root()
-    out = root / "texture_pool" / f"n{n}_seed{seed}_tex{texture_size}_f{frames}_v{_POOL_VERSION}"
+    tag = "" if distribution == "kit" else f"_{distribution}"
+    out = root / "texture_pool" / f"n{n}_seed{seed}_tex{texture_size}_f{frames}{tag}_v{_POOL_VERSION}"
     if (out / "info.json").is_file():
         return out
     body = default_body(body)
@@ -303,7 +312,8 @@ def texture_pool(n: int = 1000, seed: int = 0, texture_size: int = 128, frames: 
             continue
         true, est, cov, err = [], [], [], []
         for k in range(c0, c1):
-            scene = make_scene(POOL_SEED0 + 100_000 * int(seed) + k, body=body, texture_size=texture_size)
+            scene = make_scene(POOL_SEED0 + 100_000 * int(seed) + k, body=body, texture_size=texture_size,
+                               distribution=distribution)
             tex, info = scene_texture(scene, frames, body=body)
             true.append(scene.texture.numpy())
             est.append(tex.numpy())
@@ -324,6 +334,7 @@ def texture_pool(n: int = 1000, seed: int = 0, texture_size: int = 128, frames: 
     err = np.concatenate([a["error"] for a in arrays])
     (tmp_out / "info.json").write_text(json.dumps({
         "n": n, "seed": int(seed), "texture_size": texture_size, "frames": frames, "version": _POOL_VERSION,
+        "distribution": distribution,
         "first_scene_seed": POOL_SEED0 + 100_000 * int(seed), "mean_coverage": float(cov.mean()),
         "mean_seen_error_255": float(err.mean())}, indent=1))
     shutil.rmtree(out, ignore_errors=True)
