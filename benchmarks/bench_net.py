@@ -11,15 +11,17 @@ baseline predicts no displacement (its EPE is the mean GT displacement). Beside 
 split (where the largest people weigh most) the median of the per-scene ratios and the count of scenes where
 the prediction is worse than none.
 
-A third split, ``photo``, puts the in-distribution generator's people (seeds 960 000 +) over *real photographs*,
-which no generator of the kit draws (none of the procedural backgrounds of the kit, the broad training scenes or
-the OOD split): by default the one photograph every installation has (matplotlib's ``sample_data/grace_hopper.jpg``,
-random crops of it), or the images of ``--photos DIR``.
+A third split, ``photo``, is the held-out-appearance split: the in-distribution generator's people, poses, cameras
+and regressor errors (seeds 960 000 +) in clothing families no training scene wears (camouflage, tartan, patches of
+held-out photographs), before the held-out photographs of :mod:`dispkit.data.photos` (no crop of them is ever
+drawn in training), under :func:`dispkit.data.wide.shade_wide`'s lights (``make_scene(distribution="photo")``).
+A fourth, ``hopper``, is the earlier single-photograph split: the kit's people and clothing over random crops of
+matplotlib's ``grace_hopper.jpg`` (one of the held-out photographs), or over the images of ``--photos DIR``.
 
     python benchmarks/bench_net.py [--n 100] [--checkpoints cpu_full cpu_no_texture cpu_texture_only PATH ...]
 
-writes benchmarks/results/net.json. Goals (issue 16): full EPE <= 0.40 x the zero field in distribution and
-<= 0.60 x out of distribution.
+writes benchmarks/results/net.json. Goals: full EPE <= 0.38 x the zero field in distribution, <= 0.45 x out of
+distribution and <= 0.50 x on the held-out-appearance split.
 """
 from __future__ import annotations
 
@@ -53,6 +55,8 @@ SPLITS = {  # the in-distribution split and the out-of-distribution one (dispkit
            (320, 240)),
     "ood": (ROOT / "benchmarks" / "splits" / "ood_pare_100.npz", range(950_000, 950_100), "ood-pare-like", "ood",
             (240, 426)),
+    "photo": (ROOT / "benchmarks" / "splits" / "photo_pare_100.npz", range(960_000, 960_100), "pare-like", "photo",
+              (320, 240)),
 }
 
 
@@ -86,7 +90,7 @@ def main(argv=None):
     ap.add_argument("--texture", choices=["backprojected", "simulated"], default="backprojected",
                     help="texture of the RGB rendering: back-projected from 4 other frames of the person (the "
                          "paper's way, as the shipped checkpoints were trained) or make_scene's simulated one")
-    ap.add_argument("--photos", default="", help="a folder of photographs for the photo split (default: "
+    ap.add_argument("--photos", default="", help="a folder of photographs for the hopper split (default: "
                                                  "matplotlib's sample photograph)")
     ap.add_argument("--out", default=str(RESULTS))
     args = ap.parse_args(argv)
@@ -100,8 +104,8 @@ def main(argv=None):
               "checkpoints": {}}
     for name in args.checkpoints:
         models[name] = netmod.load_pretrained(name)
-    for split in (*SPLITS, "photo"):
-        if split == "photo":
+    for split in (*SPLITS, "hopper"):
+        if split == "hopper":
             folder, photos = photo_folder(args.photos)
             scenes = [make_scene(960_000 + i, "pare-like", body=body, background_dir=folder) for i in range(args.n)]
             where, regressor = f"kit generator, seeds 960000+, over {photos}", "pare-like"
@@ -127,11 +131,11 @@ def main(argv=None):
     ck = result["checkpoints"]
     goals = {}
     if "cpu_full" in models:
-        for split in (*SPLITS, "photo"):
+        for split in (*SPLITS, "hopper"):
             goals[f"full_ratio_to_zero_field_{split}"] = ck["cpu_full"][split]["ratio_to_zero_field"]
             goals[f"full_scene_ratio_median_{split}"] = ck["cpu_full"][split]["scene_ratio_median"]
-        goals["id_at_most_0.40_of_zero_field"] = ck["cpu_full"]["id"]["ratio_to_zero_field"] <= 0.40
-        goals["ood_at_most_0.60_of_zero_field"] = ck["cpu_full"]["ood"]["ratio_to_zero_field"] <= 0.60
+        for split, goal in (("id", 0.38), ("ood", 0.45), ("photo", 0.50)):
+            goals[f"{split}_at_most_{goal:.2f}_of_zero_field"] = ck["cpu_full"][split]["ratio_to_zero_field"] <= goal
         if "cpu_no_texture" in models:
             full, nt = ck["cpu_full"]["id"]["epe_px"], ck["cpu_no_texture"]["id"]["epe_px"]
             goals["full_better_than_no_texture_id"] = full < nt

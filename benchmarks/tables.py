@@ -2,8 +2,10 @@
 
 * **Splits.** ``id``: held-out seeds of the kit's own generator (the one every learned part was trained on);
   ``ood``: the out-of-distribution scenes of :mod:`dispkit.data.ood` (other pose families, portrait frames,
-  camera pitch and roll, another regressor-error model, other lights and backgrounds). Every table is written for
-  both; ``benchmarks/TRAINED_ON.md`` says what each learned part saw.
+  camera pitch and roll, another regressor-error model, other lights and backgrounds); ``photo``: the held-out
+  appearance split (the kit's people in held-out clothing families before held-out photographs,
+  ``make_scene(distribution="photo")``). Every table is written for each; ``benchmarks/TRAINED_ON.md`` says what
+  each learned part saw.
 * **Calibration.** The simulated OpenPose and DensePose each have one noise level, chosen on calibration scenes
   (seeds 800000-800019, in distribution, apart from both splits) so that SMPLify + GMM from pare-like estimates ends at
   the paper's ratio to the initial MPJPE on 3DPW (OpenPose 80.8 / 74.5 = 1.085, DensePose 102.4 / 74.5 = 1.374).
@@ -60,6 +62,9 @@ SPLITS = {
            "hmr-like": ("heldout_hmr_100.npz", range(900_000, 900_100), "kit", (320, 240))},
     "ood": {"ood-pare-like": ("ood_pare_100.npz", range(950_000, 950_100), "ood", (240, 426)),
             "ood-prohmr-like": ("ood_prohmr_100.npz", range(950_000, 950_100), "ood", (240, 426))},
+    # the held-out-appearance split: the id split's kind of people, poses, cameras and errors in clothing and before
+    # photographs that no training scene shows (dispkit.data.wide, dispkit.data.photos; the scenes of bench_net.py)
+    "photo": {"pare-like": ("photo_pare_100.npz", range(960_000, 960_100), "photo", (320, 240))},
 }
 #: the paper's regressor each split's estimator stands in for
 PAPER_REGRESSOR = {"pare-like": "pare-like", "prohmr-like": "prohmr-like", "hmr-like": "hmr-like",

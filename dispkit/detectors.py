@@ -236,32 +236,21 @@ def error_structure(keypoints, confidence, truth, size, visible=None, outlier: f
     return out
 
 
-#: photographs of people that packages on PyPI ship inside their wheels: name -> (package, file in it, what and
-#: whose). The kit's one meeting with real images when no dataset is at hand.
+#: photographs of people that packages on PyPI ship inside their wheels (:data:`dispkit.data.photos.PHOTOGRAPHS`
+#: has their packages, files and licences): name -> (name there, what it shows). The kit's one meeting with real
+#: images of people when no dataset is at hand.
 PHOTOGRAPHS = {
-    "cameraman": ("skimage", "data/camera.png", "a man behind a camera on a tripod, head to knees; scikit-image's "
-                  "'camera', CC0 (photographer Lav Varshney)"),
-    "astronaut": ("skimage", "data/astronaut.png", "Eileen Collins, upper body; scikit-image's 'astronaut', public "
-                  "domain (NASA)"),
-    "grace_hopper": ("matplotlib", "mpl-data/sample_data/grace_hopper.jpg", "Grace Hopper, head and shoulders; "
-                     "matplotlib's sample data"),
+    "cameraman": ("camera", "a man behind a camera on a tripod, head to knees"),
+    "astronaut": ("astronaut", "Eileen Collins, upper body"),
+    "grace_hopper": ("grace_hopper", "Grace Hopper, head and shoulders"),
 }
 
 
 def photograph(name: str = "cameraman") -> np.ndarray:
     """A photograph of a person from :data:`PHOTOGRAPHS` as ``[H,W,3]`` float in [0, 1] (grey ones as RGB), read
-    from the installed package that ships it (``scikit-image`` is in the kit's ``notebooks`` extra)."""
-    import importlib.resources
-    import importlib.util
-
-    from PIL import Image
+    from the installed package that ships it (:func:`dispkit.data.photos.load_photograph`)."""
+    from dispkit.data.photos import load_photograph
 
     if name not in PHOTOGRAPHS:
         raise KeyError(f"no photograph {name!r}; there are {sorted(PHOTOGRAPHS)}")
-    package, file, _ = PHOTOGRAPHS[name]
-    if importlib.util.find_spec(package) is None:
-        raise ImportError(f"the photograph {name!r} ships with the package {package!r}: pip install "
-                          f"{'scikit-image' if package == 'skimage' else package}")
-    path = importlib.resources.files(package).joinpath(file)
-    with importlib.resources.as_file(path) as p:
-        return np.asarray(Image.open(p).convert("RGB"), dtype=np.float32) / 255.0
+    return load_photograph(PHOTOGRAPHS[name][0]).copy()

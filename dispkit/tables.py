@@ -117,7 +117,8 @@ def markdown_tables(result: dict) -> str:
                              f"{c['ratio']:.3f} x the initial MPJPE (the paper's PARE + GMM: {c['target_ratio']:.3f})")
         lines.append("")
     names = {"id": "in distribution (held-out seeds of the kit's generator)",
-             "ood": "out of distribution (dispkit.data.ood)"}
+             "ood": "out of distribution (dispkit.data.ood)",
+             "photo": "held-out appearance (held-out clothing families and photographs, dispkit.data.wide)"}
     for split, regs in result.get("splits", {}).items():
         for reg, r in regs.items():
             rows, preg = r["rows"], r.get("paper_regressor", reg)
