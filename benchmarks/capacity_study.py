@@ -10,7 +10,8 @@ comparison does not depend on what else the machine does during the long runs. E
 warm-up + cosine schedule and resumes after an interruption (``runs/capacity/<variant>/last.pt``).
 
 The trained networks are then evaluated together (one :func:`dispkit.evaluation.network_epe` call per split, the
-same renderings for all) on the out-of-distribution split and on the photo split of ``bench_net.py``; the
+same renderings for all) on the out-of-distribution split and on the single-photograph split of ``bench_net.py``
+(``hopper``; stored under the key ``photo`` here); the
 measure is the EPE over the zero field (lower is better).
 
     python benchmarks/capacity_study.py [--minutes 10] [--variants base wide stacks3 crop96 crop128] [--n 20]

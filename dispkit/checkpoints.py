@@ -33,9 +33,13 @@ _BROAD_CMD = ("python -m dispkit.train --config cpu --inputs full --steps 7000 -
               "--workers 1 --threads 1 --init cpu_full_broad1 --out runs/cpu_full_broad2")
 _BROAD1_CMD = ("python -m dispkit.train --config cpu --inputs full --steps 2400 --log-every 50 --checkpoint-every 250 "
                "--workers 1 --threads 1 --init cpu_full_kit --out runs/cpu_full_broad1  # at commit 9f87611")
+_WIDE_CMD = ("python -m dispkit.train --config cpu --inputs full --steps 7000 --lr 1e-3 --warmup 150 --seed 2 "
+             "--distribution wide --log-every 25 --checkpoint-every 250 --workers 1 --threads 1 "
+             "--texture backprojected --texture-pool 1000 --init cpu_full --out runs/cpu_full_wide")
 PRETRAINED = {
     "cpu": "cpu_full",  # alias
     "cpu_full": _MIXED_CMD,          # kit + broad scenes mixed (kit share 0.3), fine-tuned from cpu_full_broad2
+    "cpu_full_wide": _WIDE_CMD,      # the wide appearance (clothing families, photographs, lights), from cpu_full
     "cpu_full_broad2": _BROAD_CMD,   # broad scenes with the background families, fine-tuned from cpu_full_broad1
     "cpu_full_broad1": _BROAD1_CMD,  # the first broad scenes (kit backgrounds, one light), from cpu_full_kit
     "cpu_full_kit": _TRAIN_CMD.format(inputs="full") + " --distribution kit",   # the first cpu_full, kit scenes only

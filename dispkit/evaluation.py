@@ -29,7 +29,7 @@ from dispkit.camera import Camera, person_box
 from dispkit.data import observations as obs
 from dispkit.fit import FIT_PRESETS, PARAM_NAMES, FitConfig, smplify
 from dispkit.metrics import evaluate
-from dispkit.terms import DATA_WEIGHTS, DensePoseTerm, DenseTerm, KeypointTerm, spin_keypoint_term
+from dispkit.terms import DensePoseTerm, DenseTerm, KeypointTerm, data_weight, spin_keypoint_term
 from dispkit.texture import degrade
 
 __all__ = ["DETECTOR_METHODS", "KIND", "METRICS", "TEXTURE_VARIANTS", "Batch", "batches", "calibrate_level",
@@ -202,7 +202,7 @@ def fit_rows(batch: Batch, body: BodyModel, terms: dict, priors=("gmm",), config
         kind_ = kind or KIND[base]
         for prior, cfg in plans[method]:
             if base != "OP*":
-                term.weight = DATA_WEIGHTS[kind_][prior.split(":")[0]]
+                term.weight = data_weight(kind_, prior)
             t0 = time.perf_counter()
             r = smplify(body, batch.init, batch.cam, term, prior=prior, config=cfg)
             row = _per_frame(r.vertices, r.joints, batch)

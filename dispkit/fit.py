@@ -63,6 +63,8 @@ class FitConfig:
     camera_depth_weight: float = 0.0  # SPIN's camera stage: 100² (t_z - t_z,init)²; off in the paper's version
     focal_length: float | None = None  # SPIN: 5000 px in a 224-pixel person crop; None: the image's own camera
     crop_scale: float = 1.2         # SPIN's crop: 1.2 x the person's extent (with focal_length only)
+    subset_lbs: bool = False        # pose only the vertices the data term reads (dispkit.lbs: the same losses to
+    #                                 float rounding, several times less arithmetic); False poses the whole mesh
 
 
 #: named fit settings: the paper's modified SMPLify (the default) and SPIN's default SMPLify, which the paper's
@@ -132,6 +134,9 @@ def _is_latent(prior) -> bool:
 
 
 def _total(body, params, cam, data, prior, cfg: FitConfig, stage: str, init=None):
+    """Eq. 4 per frame [B]: ``λ_2D L_2D + λ_θ L_θ + λ_β L_β (+ λ_α L_α)`` in the body stage; the camera stage's
+    data term (plus SPIN's camera-depth term when on). ``body`` is the body model or a :class:`dispkit.lbs.SubsetLBS`
+    (then ``data`` is the term restricted to its vertices)."""
     params = dict(params)
     z = params.pop("latent", None)
     if z is not None:  # a latent prior: the body pose is decoded from z
@@ -211,6 +216,13 @@ def smplify(body: BodyModel, init: dict, cam: Camera, data: DataTerm, prior="gmm
     if cfg.optimizer not in ("adam", "lbfgs"):
         raise ValueError(f"optimizer must be 'adam' or 'lbfgs', got {cfg.optimizer!r}")
 
+    poser, fit_data = body, data                    # what the iterations pose, and the term on what they pose
+    ids = data.vertex_ids() if cfg.subset_lbs else None
+    if ids is not None:
+        from dispkit.lbs import SubsetLBS
+
+        poser = SubsetLBS(body, ids)
+        fit_data = data.restricted(poser)
     active = data.valid.to(body.device).clone()     # frames being optimised
     messages = ["" if bool(v) else "no usable data (no visible vertex / confident keypoint): left unchanged"
                 for v in data.valid]
@@ -242,7 +254,7 @@ def smplify(body: BodyModel, init: dict, cam: Camera, data: DataTerm, prior="gmm
             opt = torch.optim.LBFGS(opt_params, lr=1.0, max_iter=20, line_search_fn="strong_wolfe")
         curve = []
         for it in tqdm(range(iters), desc=f"SMPLify {stage}", disable=not progress, leave=False):
-            per_frame = _step(opt, opt_params, body, leaves, cam, data, pose_prior, cfg, stage, active,
+            per_frame = _step(opt, opt_params, poser, leaves, cam, fit_data, pose_prior, cfg, stage, active,
                               init_params)
             bad = active & ~torch.isfinite(per_frame)
             with torch.no_grad():
@@ -257,7 +269,7 @@ def smplify(body: BodyModel, init: dict, cam: Camera, data: DataTerm, prior="gmm
             if it % cfg.track_every == 0:
                 curve.append(per_frame.cpu())
         with torch.no_grad():  # the loss the stage ends with (each entry above is the loss before its step)
-            final = _total(body, leaves, cam, data, pose_prior, cfg, stage, init_params)
+            final = _total(poser, leaves, cam, fit_data, pose_prior, cfg, stage, init_params)
             curve.append(torch.where(active, final, torch.zeros_like(final)).cpu())
         losses[stage] = torch.stack(curve)
         if "latent" in last_good:

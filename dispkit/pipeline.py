@@ -24,7 +24,7 @@ from dispkit.camera import Camera, crop_image, person_box
 from dispkit.checkpoints import check_body
 from dispkit.fit import PARAM_NAMES, FitConfig, FitResult, smplify
 from dispkit.net import load_pretrained
-from dispkit.terms import DenseTerm
+from dispkit.terms import DenseTerm, data_weight
 
 __all__ = ["MIN_IMAGE_OVERLAP", "MIN_PERSON_PIXELS", "NEAR", "predicted_dense_term", "refine", "refine_sequence",
            "unusable_frames"]
@@ -137,7 +137,8 @@ def refine(image, init: dict, cam: Camera, texture, net="cpu", prior="gmm", body
            config: FitConfig | None = None, progress: bool = False) -> FitResult:
     """The whole method in one call: predict the dense displacements of the initial estimate ``init`` in
     ``image`` (§3.1), convert them to 2D vertex targets (Eq. 5, Eq. 6) and refine with SMPLify and the dense
-    term (Eq. 4, Eq. 7).
+    term (Eq. 4, Eq. 7), weighted as §4.1 for the prior (0.4 with GMM and VPoser, 0.04 with the cNF;
+    :func:`dispkit.terms.data_weight`).
 
     ``image`` [B,H,W,3] (or [H,W,3]) full images, float in [0, 1] or ``uint8`` in [0, 255] (converted to
     float / 255); ``init`` the four SMPL parameters [B,...]; ``cam`` their full-image camera (batch 1 or B, the
@@ -156,7 +157,8 @@ def refine(image, init: dict, cam: Camera, texture, net="cpu", prior="gmm", body
         raise inputs.InputTypeError(f"config must be a dispkit.fit.FitConfig, got {type(config).__name__}")
     with torch.no_grad():
         init_vertices = body(**params).vertices
-    term, extras = predicted_dense_term(image, init_vertices, cam, texture, body, net)
+    term, extras = predicted_dense_term(image, init_vertices, cam, texture, body, net,
+                                        weight=data_weight("dense", prior))   # §4.1: 0.4, 0.04 with the cNF
     result = smplify(body, params, cam, term, prior=prior, config=config, progress=progress)
     for b, why in enumerate(extras["unusable"]):
         if why:

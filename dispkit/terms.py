@@ -16,7 +16,7 @@ from dispkit.body import OPENPOSE_NAMES, BodyOutput
 from dispkit.camera import Camera
 
 __all__ = ["DATA_WEIGHTS", "HIPS", "REFERENCE_SIZE", "SPIN_IGNORED", "TORSO", "DataTerm", "DensePoseTerm",
-           "DenseTerm", "KeypointTerm", "SpinKeypointTerm", "bending_term", "gmof", "person_scale",
+           "DenseTerm", "KeypointTerm", "SpinKeypointTerm", "bending_term", "data_weight", "gmof", "person_scale",
            "spin_keypoint_term"]
 
 REFERENCE_SIZE = 224.0  # residuals are measured as if the person filled a 224-pixel crop (SPIN's fitting size)
@@ -30,6 +30,14 @@ DATA_WEIGHTS = {
     "dense": {"gmm": 0.4, "vposer": 0.4, "cnf": 0.04},
     "densepose": {"gmm": 0.002, "vposer": 0.002, "cnf": 0.002},
 }
+
+
+def data_weight(kind: str, prior) -> float:
+    """§4.1's multiplier of the data term ``kind`` (a :data:`DATA_WEIGHTS` key) with ``prior`` (a name such as
+    ``"cnf"`` or ``"gmm:PATH"``); a prior given as a module, or none, gets the GMM / VPoser weight."""
+    table = DATA_WEIGHTS[kind]
+    name = prior.split(":")[0] if isinstance(prior, str) else "gmm"
+    return table.get(name, table["gmm"])
 
 
 def gmof(residual: torch.Tensor, sigma: float) -> torch.Tensor:
@@ -63,6 +71,15 @@ class DataTerm:
     def camera_loss(self, out: BodyOutput, cam: Camera) -> torch.Tensor:
         return self.loss(out, cam)
 
+    def vertex_ids(self) -> torch.Tensor | None:
+        """The mesh vertices the term reads, [n] long (``None``: all of them; empty: none, joints only)."""
+        return None
+
+    def restricted(self, lbs) -> DataTerm:
+        """The same term reading the vertices of a :class:`dispkit.lbs.SubsetLBS` (its output rows, ``lbs.index``
+        maps mesh ids to them) instead of the whole mesh; every loss is unchanged."""
+        return self
+
 
 class DenseTerm(DataTerm):
     """Eq. 7: ``L_2D = Σ_i w_i ρ(π(M(θ, β))_i − V_est,i)`` over the mesh vertices.
@@ -95,6 +112,17 @@ class DenseTerm(DataTerm):
         r = (proj - self.targets.to(proj.dtype)) * self.scale.to(proj.dtype)[:, None, None]
         rho = gmof(r, self.sigma).sum(-1)
         return self.weight * torch.where(self.visible, rho, torch.zeros_like(rho)).sum(1)  # w_i (NaN-safe)
+
+    def vertex_ids(self) -> torch.Tensor:
+        return torch.nonzero(self.visible.any(0)).flatten()
+
+    def restricted(self, lbs) -> DenseTerm:
+        import copy
+
+        term = copy.copy(self)
+        ids = lbs.vertex_ids.to(self.targets.device)
+        term.targets, term.visible = self.targets[:, ids], self.visible[:, ids]
+        return term
 
 
     @classmethod
@@ -156,6 +184,18 @@ class DensePoseTerm(DataTerm):
         rho = gmof(r, self.sigma).sum(-1)
         return self.weight * torch.where(self.ok, rho, torch.zeros_like(rho)).sum(1)
 
+    def vertex_ids(self) -> torch.Tensor:
+        return self.corners.reshape(-1).unique()
+
+    def restricted(self, lbs) -> DensePoseTerm:
+        import copy
+
+        term = copy.copy(self)
+        term.corners = lbs.index.to(self.corners.device)[self.corners]
+        if bool((term.corners < 0).any()):
+            raise ValueError("the vertex subset lacks corners of this term's triangles")
+        return term
+
 
 # SPIN places the camera with the torso joints; neck and hips are ignored in its body stage (their definitions
 # differ between OpenPose and SMPL). ``ignore`` makes that choice explicit.
@@ -208,6 +248,12 @@ class KeypointTerm(DataTerm):
 
     def loss(self, out, cam):
         return self._term(out, cam, self.confidence)
+
+    def vertex_ids(self) -> torch.Tensor:  # the joints only (and the dozen vertices that make OpenPose's)
+        return torch.zeros(0, dtype=torch.long, device=self.keypoints.device)
+
+    def restricted(self, lbs) -> KeypointTerm:
+        return self
 
     def camera_loss(self, out, cam):
         # the torso joints when they were detected, else every confident joint

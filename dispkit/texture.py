@@ -78,8 +78,9 @@ def _fill_unseen(colors, ok, part_labels):
 @torch.no_grad()
 def bake_uv(vertex_colors, body, size: int = 512, uv=None) -> torch.Tensor:
     """A UV texture map [size,size,3] (row 0 = top) from vertex colours [V,3], by rasterising the mesh in UV
-    space. Texels no triangle covers are given the nearest covered colour along their row, then column (seams
-    and gaps stay continuous under bilinear lookup)."""
+    space. Texels no triangle covers are filled by ``_dilate``: the covered texels grow outward one ring per step,
+    each new texel the mean of its covered 4-neighbours, for up to 64 steps; texels still uncovered after that get
+    the mean colour of all texels filled so far (so bilinear lookup at seams and island borders blends no black in)."""
     from dispkit.raster import interpolate, rasterize
     from dispkit.render import image_uv
 

@@ -185,7 +185,7 @@ def check_07_smplify_priors(r):
         assert r["photo"]["final_loss"] < r["photo"]["start_loss"]
     # SPIN's camera-stage fallback (OP*) counted on the notebook's scenes (fast: the one scene)
     assert r["op_star_fallback"][1] == 1 and r["op_star_fallback"][0] in (0, 1)
-    rows = r["table_rows"]["pare-like"]
+    rows = r["table_rows"]["id pare-like"]  # keyed "split estimator"
     assert {"init", "+GMM (OP GT)", "+GMM (Ours GT)", "+GMM (OP)", "+GMM (DP)", "+GMM (Ours)"} <= set(rows)
     assert r["table_n_scenes"] >= 1
     # the interactive fit drew once headless (the default evidence, prior and weight), with a real result

@@ -2,7 +2,7 @@
 
 A person's texture (:func:`make_texture`) is painted per SMPL body part on the body's UV layout
 (:func:`texture_part_map`): skin, hair, a top, trousers or shorts, shoes. :func:`degraded_texture` simulates
-the flaws of the paper's back-projected personal textures (§3.3): blur, a colour shift and holes where the
+the flaws of the paper's back-projected personal textures (§4, Fig. 3): blur, a colour shift and holes where the
 camera never looked (the back-projection itself is :func:`dispkit.texture.estimate_texture`).
 :func:`make_background` draws a procedural room or crops an image of a folder, and
 :func:`shade_and_composite` lights a rendered person and puts it on a background.
@@ -172,7 +172,7 @@ def _gaussian_blur(img: torch.Tensor, sigma: float) -> torch.Tensor:
 def degraded_texture(texture: torch.Tensor, generator=None, body=None, *, hidden: str | None = "back",
                      blur_sigma: float | None = None, gain_std: float = 0.08, offset_std: float = 0.03,
                      n_blobs: int | None = None) -> torch.Tensor:
-    """Degraded copy of ``texture [S,S,3]``, like the paper's back-projected personal textures (§3.3).
+    """Degraded copy of ``texture [S,S,3]``, like the paper's back-projected personal textures (§4, Fig. 3).
 
     A simulation of the flaws of :func:`dispkit.texture.estimate_texture`'s output, not a back-projection.
 

@@ -14,8 +14,8 @@ def _focal(answer):
     want = float(Camera.full_image(1920, 1080).focal[0, 0])
     a = _number(answer)
     if _close(a, want, rel=1e-3):
-        return True, f"f = sqrt(1920² + 1080²) = {want:.1f} px: the diagonal, so a person at depth z with height h " \
-                     f"appears f·h/z pixels tall whatever the aspect ratio."
+        return True, f"f = sqrt(1920² + 1080²) = {want:.1f} px: the image diagonal, so every image gets the " \
+                     f"same diagonal field of view, 2·arctan(1/2) ≈ 53°, whatever its aspect ratio."
     if _close(a, 1920 + 1080, rel=1e-3):
         return False, "that is w + h; the paper's f is the length of the diagonal, sqrt(w² + h²)."
     if _close(a, 1920 ** 2 + 1080 ** 2, rel=1e-3):

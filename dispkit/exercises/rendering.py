@@ -99,8 +99,8 @@ def _crop_focal(answer):
     want = float(cam.crop(torch.tensor([[64.0, 64.0, 192.0, 192.0]]), (64, 64)).focal[0, 0])
     a = _number(answer)
     if _close(a, want):
-        return True, f"f' = f · 64/128 = {want:.2f} px (Camera.crop): the same rays, fewer pixels per ray, so the " \
-                     "crop is rendered exactly instead of resampled."
+        return True, f"f' = f · 64/128 = {want:.2f} px (Camera.crop): the same field of view, covered by fewer, " \
+                     "larger pixels, so the crop is rendered exactly instead of resampled."
     if _close(a, float(cam.focal[0, 0]) * 2):
         return False, "you scaled up; the crop has fewer pixels than the box (64 for 128), so f shrinks."
     if _close(a, float(cam.focal[0, 0])):

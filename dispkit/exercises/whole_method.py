@@ -98,9 +98,10 @@ def _drop_modality(answer, scene_epe=None):
     return False, f"the benchmark says '{want}', not '{a}': {basis}{here}{why}"
 
 
-@_exercise("08.depth_offset", "Move the camera: start SMPLify once from the initial estimate with its pelvis put at "
-           "the GT's depth, once at 1.2 x the GT's depth (20 % too far), along the same viewing ray, pose and shape "
-           "unchanged (both starts have the same MPJPE). Is the MPJPE refined from the far start 'higher', about "
+@_exercise("08.depth_offset", "Move the camera: run the whole method (dispkit.refine: a new crop, renderings and "
+           "field for each start) once from the initial estimate with its pelvis put at the GT's depth, once at "
+           "1.2 x the GT's depth (20 % too far), along the same viewing ray, pose and shape unchanged (both starts "
+           "have the same MPJPE). Is the MPJPE refined from the far start 'higher', about "
            "the 'same' (within 2 % of the initial MPJPE) or 'lower' than the one refined from the right depth? "
            "check(..., answer, runs=runs) with the experiment's results.",
            "the dense term is 2D: a body 20 % too far looks 1/1.2 as large as the person, and the fit can make "
@@ -125,7 +126,8 @@ def _depth_offset(answer, runs=None):
             f"at {z_far:.2f} x the GT's depth (the right start's at {z_right:.2f})."
     if want == "higher":
         why = " MPJPE aligns the pelvis, so the depth error itself is not counted; but SMPLify only sees 2D " \
-              "targets, and a single image fixes depth only through the body's size in pixels. The fit moves the " \
+              "targets (which the network predicts from the far start's own crop and renderings), and a single " \
+              "image fixes depth only through the body's size in pixels. The fit moves the " \
               "far body only part of the way back and meets the targets with another pose and shape instead" + (
                   " (the higher PA-MPJPE, which ignores scale and rotation, shows that the pose itself got worse)"
                   if pa_far > pa_right else "") + "; those errors are counted."
